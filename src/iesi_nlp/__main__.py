@@ -1,0 +1,3 @@
+from iesi_nlp.cli.main import app
+
+app()

@@ -1,0 +1,1 @@
+"""The ``iesi-nlp`` command line: thin wrappers over the library's functions."""

@@ -1,0 +1,42 @@
+"""Entry point of the ``iesi-nlp`` console script."""
+
+from __future__ import annotations
+
+import typer
+
+from iesi_nlp import __version__
+from iesi_nlp.cli import codebook, corpus
+from iesi_nlp.cli.ingest import ingest_cli
+from iesi_nlp.cli.quickstart import quickstart_cli
+
+app = typer.Typer(
+    name="iesi-nlp",
+    help=(
+        "Suggest IESI codes for case descriptions of ICT-enabled social innovation.\n\n"
+        "Start with 'iesi-nlp quickstart'. Read your own files with 'iesi-nlp ingest FILE_OR_FOLDER'."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.command("quickstart")(quickstart_cli)
+app.command("ingest")(ingest_cli)
+app.add_typer(corpus.app, name="corpus")
+app.add_typer(codebook.app, name="codebook")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"iesi-nlp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Suggest IESI codes for case descriptions of ICT-enabled social innovation."""
+
+
+if __name__ == "__main__":
+    app()

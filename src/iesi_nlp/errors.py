@@ -1,0 +1,27 @@
+"""The exceptions iesi-nlp raises on purpose.
+
+Every message says what was wrong, where (file, row, page, field) and, where it
+helps, what is allowed. Catch :class:`IesiError` to handle any of them.
+"""
+
+from __future__ import annotations
+
+
+class IesiError(Exception):
+    """Base class of every error iesi-nlp raises deliberately."""
+
+
+class CodebookError(IesiError):
+    """A codebook file is missing, malformed or inconsistent."""
+
+
+class LabelError(IesiError):
+    """A label or dimension is not in the codebook."""
+
+
+class InputError(IesiError):
+    """An input file or record cannot be used (format, encoding, missing column...)."""
+
+
+class CorpusError(IesiError):
+    """The corpus breaks one of its rules (unique ids, coverage, near-duplicates...)."""

@@ -1,0 +1,62 @@
+"""Turn bytes of unknown encoding into clean text.
+
+Encodings are detected with charset-normalizer and mojibake (UTF-8 read as
+Latin-1, and the like) is repaired with ftfy.
+"""
+
+from __future__ import annotations
+
+import codecs
+
+import charset_normalizer
+import ftfy
+
+from iesi_nlp.errors import InputError
+
+#: How much of a file is sampled to detect its encoding.
+SAMPLE_BYTES = 1 << 20
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def detect_encoding(sample: bytes, *, where: str) -> str:
+    """Name the encoding of ``sample`` (the start of a file); raise if it is binary."""
+    for bom, name in _BOMS:
+        if sample.startswith(bom):
+            return name
+    if b"\x00" in sample:
+        raise InputError(f"{where}: looks like a binary file (NUL bytes), not text")
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        # A sample cut in the middle of a multi-byte character is still UTF-8.
+        if exc.start >= len(sample) - 3 and len(sample) >= SAMPLE_BYTES:
+            return "utf-8"
+    best = charset_normalizer.from_bytes(sample).best()
+    if best is None:
+        raise InputError(f"{where}: cannot tell the text encoding; the file may be binary")
+    return best.encoding
+
+
+def decode_bytes(data: bytes, *, where: str) -> str:
+    """Decode a whole file's bytes and repair mojibake."""
+    encoding = detect_encoding(data[:SAMPLE_BYTES], where=where)
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{where}: bytes at offset {exc.start} are not valid {encoding}; the file mixes encodings"
+        ) from None
+    return repair_text(text)
+
+
+def repair_text(text: str) -> str:
+    """Fix mojibake and odd Unicode (ftfy), keeping line breaks and the text otherwise intact."""
+    return ftfy.fix_text(text, normalization="NFC", unescape_html=False)
