@@ -191,7 +191,7 @@ class Ingestor:
         return Reject("file", str(path), "", reason if reason.startswith(str(path)) else f"{path}: {reason}")
 
     def _check_columns(self, raw: RawRecord) -> None:
-        """A table whose first row lacks the text column is rejected as a whole file."""
+        """A table whose first row lacks the text column or a mapped label column is rejected as a whole file."""
         if raw.problem is not None or raw.location == "":
             return
         if self._column_for("text", raw.fields) is None:
@@ -199,6 +199,12 @@ class Ingestor:
             raise InputError(
                 f"{raw.path}: no text column (looked for {wanted}); columns are: "
                 f"{', '.join(map(str, raw.fields)) or '(none)'}; map one with --column text=NAME"
+            )
+        missing = [column for column in self.options.label_columns.values() if column not in raw.fields]
+        if missing:
+            raise InputError(
+                f"{raw.path}: label column(s) not found: {', '.join(missing)}; "
+                f"columns are: {', '.join(map(str, raw.fields))}"
             )
 
     def _column_for(self, case_field: str, fields: Mapping[str, Any]) -> str | None:
@@ -308,9 +314,6 @@ class Ingestor:
             column = self.options.label_columns.get(dim.id, dim.id)
             if column in fields and fields[column] not in (None, ""):
                 raw_labels[dim.id] = fields[column]
-        missing = [c for d, c in self.options.label_columns.items() if c not in fields]
-        if missing:
-            raise InputError(f"{where}: label column(s) not found: {', '.join(missing)}")
         parsed = {dim_id: _split_labels(value, where, dim_id) for dim_id, value in raw_labels.items()}
         return self.codebook.validate_labels(parsed, where=where)
 
@@ -363,6 +366,7 @@ def _reason_class(reason: str) -> str:
     """A short, countable form of a reason: the part after the location."""
     tail = reason.split(": ", 1)[-1]
     tail = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", tail)
+    tail = re.sub(r"\s*\([^)]*\)", "", tail)
     tail = re.sub(r"\d[\d,]*", "N", tail)
     return tail.split(";")[0][:80]
 

@@ -1,0 +1,42 @@
+"""Shared fixtures: the bundled codebook, and helpers that write small input files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from iesi_nlp.codebook import Codebook, load_codebook
+
+EN_TEXT = (
+    "The municipality of Tampere and a local NGO launched a video-call service so that older people "
+    "living alone can talk to a care worker every morning. Volunteers help users set up the tablets."
+)
+DE_TEXT = (
+    "Der Landkreis und ein Wohlfahrtsverband haben eine Online-Plattform eingerichtet, über die pflegende "
+    "Angehörige Entlastungsangebote in ihrer Nähe finden und direkt buchen können."
+)
+PL_TEXT = (
+    "Miejski Ośrodek Pomocy Społecznej wprowadził aplikację, dzięki której seniorzy mogą zamówić pomoc "
+    "sąsiedzką, a wolontariusze otrzymują powiadomienia o zgłoszeniach w swojej okolicy."
+)
+
+
+@pytest.fixture(scope="session")
+def codebook() -> Codebook:
+    return load_codebook()
+
+
+@pytest.fixture
+def write_jsonl(tmp_path: Path):
+    def write(name: str, rows: list[dict]) -> Path:
+        path = tmp_path / name
+        path.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in rows))
+        return path
+
+    return write
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
