@@ -69,7 +69,9 @@ def test_every_label_has_guidance(codebook):
 def test_validate_labels_orders_and_rejects(codebook):
     dim = codebook.dimension("service_domain")
     assert dim.validate_labels(["housing", "health"]) == ["health", "housing"]
-    with pytest.raises(LabelError, match=r"unknown label 'healthcare' for dimension 'service_domain'; allowed: education"):
+    with pytest.raises(
+        LabelError, match=r"unknown label 'healthcare' for dimension 'service_domain'; allowed: education"
+    ):
         dim.validate_labels(["healthcare"])
     with pytest.raises(LabelError, match="single-label"):
         codebook.dimension("ict_innovation").validate_labels(["incremental", "disruptive"])
@@ -92,12 +94,30 @@ def _write(tmp_path: Path, data: dict) -> Path:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda d: d["dimensions"][0].__setitem__("kind", "multiple"), r"dimension 'ict_innovation': unknown kind 'multiple'; allowed: single, multi"),
-        (lambda d: d["dimensions"][1].__setitem__("id", "ict_innovation"), r"dimension 'ict_innovation': duplicate dimension id"),
-        (lambda d: d["dimensions"][0]["labels"][1].__setitem__("id", "incremental"), r"label 'incremental': duplicate label id"),
-        (lambda d: d["dimensions"][0]["labels"][2].__setitem__("definition", "  "), r"dimension 'ict_innovation' label 'disruptive'.definition: must be a non-empty text"),
-        (lambda d: d["dimensions"][3].__setitem__("ordinal", True), r"dimension 'integration_type': an ordinal dimension must be single-label"),
-        (lambda d: d["dimensions"][0]["labels"][0].__setitem__("id", "Incremental Innovation"), r"id must be lower-case"),
+        (
+            lambda d: d["dimensions"][0].__setitem__("kind", "multiple"),
+            r"dimension 'ict_innovation': unknown kind 'multiple'; allowed: single, multi",
+        ),
+        (
+            lambda d: d["dimensions"][1].__setitem__("id", "ict_innovation"),
+            r"dimension 'ict_innovation': duplicate dimension id",
+        ),
+        (
+            lambda d: d["dimensions"][0]["labels"][1].__setitem__("id", "incremental"),
+            r"label 'incremental': duplicate label id",
+        ),
+        (
+            lambda d: d["dimensions"][0]["labels"][2].__setitem__("definition", "  "),
+            r"dimension 'ict_innovation' label 'disruptive'.definition: must be a non-empty text",
+        ),
+        (
+            lambda d: d["dimensions"][3].__setitem__("ordinal", True),
+            r"dimension 'integration_type': an ordinal dimension must be single-label",
+        ),
+        (
+            lambda d: d["dimensions"][0]["labels"][0].__setitem__("id", "Incremental Innovation"),
+            r"id must be lower-case",
+        ),
         (lambda d: d.__setitem__("dimensions", []), r"'dimensions' must be a non-empty list"),
     ],
 )

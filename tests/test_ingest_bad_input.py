@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
@@ -41,9 +39,9 @@ def test_wrong_encoding_is_repaired(tmp_path, codebook):
     """A Windows-1252 CSV and a UTF-8 file read as Latin-1 once (mojibake) both come out right."""
     text = "Die Gemeinde unterstützt ältere Menschen: Pflegekräfte, Angehörige und Ehrenamtliche nutzen eine gemeinsame Plattform für Besuche und Fahrdienste."
     cp1252 = tmp_path / "windows.csv"
-    cp1252.write_bytes(f"id,text\nw1,\"{text}\"\n".encode("cp1252"))
+    cp1252.write_bytes(f'id,text\nw1,"{text}"\n'.encode("cp1252"))
     mojibake = tmp_path / "mojibake.csv"
-    mojibake.write_text(f"id,text\nm1,\"{text.encode('utf-8').decode('latin-1')}\"\n", encoding="utf-8")
+    mojibake.write_text(f'id,text\nm1,"{text.encode("utf-8").decode("latin-1")}"\n', encoding="utf-8")
     cases, rejects, _ = run([cp1252, mojibake], codebook, dedupe_texts=False)
     assert rejects == []
     assert [c.text for c in cases] == [text, text]
@@ -209,5 +207,3 @@ def test_bad_options_are_refused():
         IngestOptions(columns={"body": "text"})
     with pytest.raises(InputError, match="text length limits"):
         IngestOptions(min_text_chars=100, max_text_chars=50)
-
-

@@ -60,10 +60,19 @@ def test_tables(tmp_path, codebook, frame, suffix):
 def test_column_mapping_and_label_columns(tmp_path, codebook):
     path = tmp_path / "dsi.csv"
     pd.DataFrame(
-        {"project_id": ["p1"], "description": [EN_TEXT], "areas": ["health"], "lang_guess": ["xx"], "when": ["2019-04-01"]}
+        {
+            "project_id": ["p1"],
+            "description": [EN_TEXT],
+            "areas": ["health"],
+            "lang_guess": ["xx"],
+            "when": ["2019-04-01"],
+        }
     ).to_csv(path, index=False)
     cases, rejects, _ = run(
-        [path], codebook, columns={"id": "project_id", "text": "description", "year": "when"}, label_columns={"service_domain": "areas"}
+        [path],
+        codebook,
+        columns={"id": "project_id", "text": "description", "year": "when"},
+        label_columns={"service_domain": "areas"},
     )
     assert rejects == []
     assert cases[0].id == "p1" and cases[0].year == 2019
@@ -73,7 +82,14 @@ def test_column_mapping_and_label_columns(tmp_path, codebook):
 def test_jsonl_with_nested_labels(write_jsonl, codebook):
     path = write_jsonl(
         "cases.jsonl",
-        [{"id": "x", "text": EN_TEXT, "language": "en", "labels": {"actors": ["public", "third_sector"], "ict_innovation": ["disruptive"]}}],
+        [
+            {
+                "id": "x",
+                "text": EN_TEXT,
+                "language": "en",
+                "labels": {"actors": ["public", "third_sector"], "ict_innovation": ["disruptive"]},
+            }
+        ],
     )
     cases, rejects, _ = run([path], codebook)
     assert rejects == []

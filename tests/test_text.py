@@ -28,7 +28,13 @@ def test_sentences_keep_offsets(language, text):
 
 def test_english_sentences_exactly():
     sentences = [s.text for s in split_sentences(SAMPLES["en"], "en")]
-    assert sentences == ["Home | About us", "The city opened a one-stop shop.", "It serves families!", "Does it work?", "Yes."]
+    assert sentences == [
+        "Home | About us",
+        "The city opened a one-stop shop.",
+        "It serves families!",
+        "Does it work?",
+        "Yes.",
+    ]
 
 
 def test_unknown_language_code_falls_back():
