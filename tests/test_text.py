@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from iesi_nlp.text import approx_token_count, chunk_passages, split_sentences
@@ -48,7 +50,7 @@ def test_passages_fit_and_cover_every_sentence():
     passages = chunk_passages(text, "en", max_tokens=60, sentences=sentences)
     assert all(approx_token_count(p.text) <= 60 for p in passages)
     assert passages[0].first_sentence == 0 and passages[-1].last_sentence == len(sentences) - 1
-    for before, after in zip(passages, passages[1:], strict=False):
+    for before, after in itertools.pairwise(passages):
         assert after.first_sentence == before.last_sentence + 1
     for passage in passages:
         assert text[passage.start : passage.end] == passage.text
