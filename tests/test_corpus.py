@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from iesi_nlp.corpus import CorpusRules, check_corpus, corpus_statistics, find_near_duplicates, load_corpus
+from iesi_nlp.corpus import (
+    CorpusRules,
+    check_corpus,
+    corpus_statistics,
+    data_card_block,
+    find_near_duplicates,
+    load_corpus,
+    statistics_markdown,
+)
 from iesi_nlp.errors import CorpusError
 from iesi_nlp.records import Case
 from tests.conftest import DE_TEXT, EN_TEXT
@@ -37,6 +45,12 @@ def test_bundled_corpus_shape(corpus, codebook):
             assert dim.validate_labels(case.labels[dim.id]) == case.labels[dim.id]
             if not dim.multi_label:
                 assert len(case.labels[dim.id]) == 1
+
+
+def test_data_card_statistics_match_the_data(corpus, codebook):
+    """corpus/README.md must describe the corpus as it is (regenerate with `iesi-nlp corpus card`)."""
+    expected = statistics_markdown(corpus_statistics(corpus, codebook), codebook)
+    assert data_card_block(corpus.directory / "README.md") == expected
 
 
 def test_near_duplicates_are_found():
@@ -81,3 +95,11 @@ def test_pool_must_be_unlabelled(tmp_path, codebook, write_jsonl):
     write_jsonl("pool/a.jsonl", [{"id": "p1", "text": DE_TEXT, "labels": {"actors": ["public"]}}])
     with pytest.raises(CorpusError, match="pool cases must be unlabelled: p1"):
         load_corpus(codebook, tmp_path)
+
+
+def test_language_detector_agrees_with_the_corpus(corpus):
+    """Lingua (with sampling for mixed-language texts) against the languages the writers declared."""
+    from iesi_nlp.ingest.language import measure_detection
+
+    result = measure_detection([(c.text, c.language) for c in corpus.all_cases])
+    assert result.accuracy >= 0.98, result.confusions

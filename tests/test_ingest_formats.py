@@ -152,3 +152,15 @@ def test_ids_are_generated_stably_when_missing(tmp_path, codebook):
     second, _, _ = run([path], codebook)
     assert [c.id for c in first] == [c.id for c in second]
     assert len({c.id for c in first}) == 2 and first[0].id.startswith("case-")
+
+
+def test_mixed_language_text_gets_its_main_language():
+    from iesi_nlp.ingest import detect_language
+
+    abstract = "Abstract. " + EN_TEXT + " " + EN_TEXT.replace("Tampere", "Lahti")
+    body = " ".join(
+        [PL_TEXT, PL_TEXT.replace("seniorzy", "osoby starsze"), PL_TEXT.replace("okolicy", "dzielnicy")] * 3
+    )
+    detected = detect_language(abstract + "\n\n" + body)
+    assert detected.code == "pl"
+    assert detect_language("12345 67890 !!!") is None

@@ -11,7 +11,14 @@ from rich.table import Table
 
 from iesi_nlp.cli.common import CodebookOption, codebook_from_option, console, user_errors
 from iesi_nlp.codebook import Codebook
-from iesi_nlp.corpus import CorpusRules, check_corpus, corpus_statistics, load_corpus
+from iesi_nlp.corpus import (
+    CorpusRules,
+    check_corpus,
+    corpus_statistics,
+    load_corpus,
+    refresh_data_card,
+    statistics_markdown,
+)
 from iesi_nlp.ingest.language import measure_detection
 
 app = typer.Typer(help="Statistics and checks of the seed corpus (or any corpus folder).", no_args_is_help=True)
@@ -55,6 +62,17 @@ def check_cli(corpus: CorpusOption = None, codebook: CodebookOption = None) -> N
     if problems:
         raise typer.Exit(1)
     console.print("[green]✓[/] corpus keeps every rule")
+
+
+@app.command("card")
+def card_cli(corpus: CorpusOption = None, codebook: CodebookOption = None) -> None:
+    """Rewrite the statistics block of the corpus data card (corpus/README.md) from the data."""
+    with user_errors():
+        cb = codebook_from_option(codebook)
+        loaded = load_corpus(cb, corpus)
+        card = loaded.directory / "README.md"
+        changed = refresh_data_card(card, statistics_markdown(corpus_statistics(loaded, cb), cb))
+    console.print(f"{card}: {'statistics updated' if changed else 'already up to date'}")
 
 
 def _detection_summary(cases) -> dict:
