@@ -207,3 +207,23 @@ def test_bad_options_are_refused():
         IngestOptions(columns={"body": "text"})
     with pytest.raises(InputError, match="text length limits"):
         IngestOptions(min_text_chars=100, max_text_chars=50)
+
+
+def test_countries_are_normalised_or_refused(tmp_path, codebook):
+    path = tmp_path / "countries.csv"
+    texts = [f"{EN_TEXT} Site {i}." for i in range(6)]
+    pd.DataFrame(
+        {"text": texts, "country": ["United Kingdom", "pl", "DEU", "EU", "EL", "Atlantis"]}
+    ).to_csv(path, index=False)
+    cases, rejects, _ = run([path], codebook)
+    assert [c.country for c in cases] == ["GB", "PL", "DE", "EU", "GR"]
+    assert rejects[0].location == "row 6"
+    assert "country 'Atlantis' is not a country name or ISO 3166 code" in rejects[0].reason
+
+
+def test_mapped_column_that_does_not_exist(tmp_path, codebook):
+    path = tmp_path / "cases.csv"
+    pd.DataFrame({"text": [EN_TEXT], "project_name": ["x"]}).to_csv(path, index=False)
+    _, rejects, _ = run([path], codebook, columns={"title": "name"})
+    assert rejects[0].kind == "file"
+    assert "mapped column(s) not found: name; columns are: text, project_name" in rejects[0].reason

@@ -7,6 +7,7 @@ or as a :class:`Reject` naming the file, the row or page and the reason; the
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -191,7 +192,7 @@ class Ingestor:
         return Reject("file", str(path), "", reason if reason.startswith(str(path)) else f"{path}: {reason}")
 
     def _check_columns(self, raw: RawRecord) -> None:
-        """A table whose first row lacks the text column or a mapped label column is rejected as a whole file."""
+        """A table whose first row lacks the text column or a mapped column is rejected as a whole file."""
         if raw.problem is not None or raw.location == "":
             return
         if self._column_for("text", raw.fields) is None:
@@ -200,10 +201,11 @@ class Ingestor:
                 f"{raw.path}: no text column (looked for {wanted}); columns are: "
                 f"{', '.join(map(str, raw.fields)) or '(none)'}; map one with --column text=NAME"
             )
-        missing = [column for column in self.options.label_columns.values() if column not in raw.fields]
+        mapped = [*self.options.columns.values(), *self.options.label_columns.values()]
+        missing = [column for column in mapped if column not in raw.fields]
         if missing:
             raise InputError(
-                f"{raw.path}: label column(s) not found: {', '.join(missing)}; "
+                f"{raw.path}: mapped column(s) not found: {', '.join(missing)}; "
                 f"columns are: {', '.join(map(str, raw.fields))}"
             )
 
@@ -277,6 +279,10 @@ class Ingestor:
         if case_id in self._seen_ids:
             raise InputError(f"{where}: duplicate id {case_id!r} (first seen at {self._seen_ids[case_id]})")
 
+        text_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        if self.options.dedupe_texts and text_hash in self._seen_texts:
+            raise InputError(f"{where}: same text as case {self._seen_texts[text_hash]!r} already ingested")
+        data["country"] = normalise_country(data.get("country"), where)
         language = data.get("language")
         if language:
             if not re.fullmatch(r"[A-Za-z]{2,3}", str(language)):
@@ -286,15 +292,12 @@ class Ingestor:
             if detected is None:
                 raise InputError(f"{where}: no language could be detected (the text has no words)")
             data["language"] = detected.code
-            self.report.detected_languages += 1
         data["origin"] = where
         case = case_from_dict({k: v for k, v in data.items() if k in CASE_FIELDS}, where=where)
-
+        if not language:
+            self.report.detected_languages += 1
         if self.options.dedupe_texts:
-            first = self._seen_texts.get(case.text_hash)
-            if first is not None:
-                raise InputError(f"{where}: same text as case {first!r} already ingested")
-            self._seen_texts[case.text_hash] = case.id
+            self._seen_texts[text_hash] = case.id
         self._seen_ids[case.id] = where
         return case
 
@@ -337,6 +340,33 @@ def _clean_value(value: Any) -> Any:
         value = value.strip()
         return value or None
     return value
+
+
+def normalise_country(value: Any, where: str) -> str | None:
+    """ISO 3166-1 alpha-2 code from a code, an alpha-3 code or an English name; ``EU`` stays.
+
+    A value no country matches is an error: a silent guess would mis-file the case.
+    """
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    if text.upper() in {"EU", "EUROPE", "EUROPEAN UNION"}:
+        return "EU"
+    if text.upper() in {"UK", "EL"}:  # EU usage: UK for the United Kingdom, EL for Greece
+        return {"UK": "GB", "EL": "GR"}[text.upper()]
+    import pycountry
+
+    try:
+        return pycountry.countries.lookup(text).alpha_2
+    except LookupError:
+        pass
+    try:
+        matches = pycountry.countries.search_fuzzy(text)
+    except LookupError:
+        matches = []
+    if len(matches) == 1:
+        return matches[0].alpha_2
+    raise InputError(f"{where}: country {text!r} is not a country name or ISO 3166 code (e.g. 'PL' or 'Poland')")
 
 
 def _parse_year(value: Any, where: str) -> int | None:
