@@ -66,7 +66,7 @@ def load_corpus(codebook: Codebook, directory: str | Path | None = None) -> Corp
     if not labelled_files:
         raise CorpusError(f"{directory}: no labelled/*.jsonl files")
     # One ingestor for both parts, so ids and texts are unique across the whole corpus.
-    ingestor = Ingestor(codebook, IngestOptions(min_text_chars=1))
+    ingestor = Ingestor(codebook, IngestOptions())
     labelled = _read_part(ingestor, labelled_files)
     pool = _read_part(ingestor, pool_files)
     unlabelled = [c.id for c in labelled if not c.is_labelled]

@@ -65,11 +65,6 @@ class Case(BaseModel):
     def is_labelled(self) -> bool:
         return any(self.labels.values())
 
-    @property
-    def text_hash(self) -> str:
-        """SHA-256 of the text: the key of anything computed from the text alone."""
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
-
     def to_json_line(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json")) + b"\n"
 

@@ -180,10 +180,6 @@ class Ingestor:
         except InputError as exc:
             yield self._reject_file(path, str(exc))
 
-    def ingest_record(self, raw: RawRecord) -> Iterator[Case | Reject]:
-        """Ingest a single raw record (used for text pasted into the app)."""
-        yield from self._ingest_record(raw)
-
     # -- internals -----------------------------------------------------------
 
     def _reject_file(self, path: Path, reason: str) -> Reject:
@@ -342,6 +338,10 @@ def _clean_value(value: Any) -> Any:
     return value
 
 
+#: Names and codes in EU usage that ISO 3166 (as pycountry has it) does not match.
+_COUNTRY_ALIASES = {"UK": "GB", "EL": "GR", "TURKEY": "TR", "KOSOVO": "XK"}
+
+
 def normalise_country(value: Any, where: str) -> str | None:
     """ISO 3166-1 alpha-2 code from a code, an alpha-3 code or an English name; ``EU`` stays.
 
@@ -352,8 +352,8 @@ def normalise_country(value: Any, where: str) -> str | None:
     text = str(value).strip()
     if text.upper() in {"EU", "EUROPE", "EUROPEAN UNION"}:
         return "EU"
-    if text.upper() in {"UK", "EL"}:  # EU usage: UK for the United Kingdom, EL for Greece
-        return {"UK": "GB", "EL": "GR"}[text.upper()]
+    if text.upper() in _COUNTRY_ALIASES:
+        return _COUNTRY_ALIASES[text.upper()]
     import pycountry
 
     try:
@@ -364,7 +364,7 @@ def normalise_country(value: Any, where: str) -> str | None:
         matches = pycountry.countries.search_fuzzy(text)
     except LookupError:
         matches = []
-    if len(matches) == 1:
+    if matches:  # best match first, e.g. 'Reunion' -> RE before FR (of which it is a region)
         return matches[0].alpha_2
     raise InputError(f"{where}: country {text!r} is not a country name or ISO 3166 code (e.g. 'PL' or 'Poland')")
 
