@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import orjson
@@ -21,6 +22,19 @@ PL_TEXT = (
     "Miejski Ośrodek Pomocy Społecznej wprowadził aplikację, dzięki której seniorzy mogą zamówić pomoc "
     "sąsiedzką, a wolontariusze otrzymują powiadomienia o zgłoszeniach w swojej okolicy."
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def embedding_cache(tmp_path_factory) -> Path:
+    """One embedding cache for the whole test session, never the user's own."""
+    path = tmp_path_factory.mktemp("cache") / "embeddings.sqlite"
+    previous = os.environ.get("IESI_NLP_CACHE")
+    os.environ["IESI_NLP_CACHE"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("IESI_NLP_CACHE", None)
+    else:
+        os.environ["IESI_NLP_CACHE"] = previous
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import subprocess
 
 import orjson
 import pandas as pd
-import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -106,11 +105,3 @@ def test_codebook_commands(tmp_path):
     assert result.exit_code == 2 and "'dimensions' must be a non-empty list" in result.output
     result = runner.invoke(app, ["codebook", "show", "sector"])
     assert result.exit_code == 2 and "unknown dimension 'sector'" in result.output
-
-
-@pytest.mark.slow
-def test_quickstart_prints_corpus_statistics():
-    result = runner.invoke(app, ["quickstart"])
-    assert result.exit_code == 0, result.output
-    assert "labelled and" in result.output and "pool cases in" in result.output
-    assert "keeps every rule" in result.output

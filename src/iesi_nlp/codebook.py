@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
 from importlib import resources
@@ -110,6 +110,8 @@ class Codebook:
     description: str
     dimensions: tuple[Dimension, ...]
     path: Path | None = field(default=None, compare=False)
+    #: The YAML it was read from (saved with every model, so a model carries its codebook).
+    source_text: str = field(default="", compare=False, repr=False)
 
     @property
     def dimension_ids(self) -> tuple[str, ...]:
@@ -167,7 +169,7 @@ def load_codebook(path: str | Path | None = None) -> Codebook:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise CodebookError(f"{where}: not valid YAML: {exc}") from None
-    return _parse_codebook(data, where=where, path=file_path)
+    return replace(_parse_codebook(data, where=where, path=file_path), source_text=text)
 
 
 def _parse_codebook(data: Any, *, where: str, path: Path | None) -> Codebook:

@@ -139,6 +139,28 @@ def chunk_passages(
     return passages
 
 
+def sentence_units(
+    text: str,
+    language: str | None = None,
+    *,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    count_tokens: TokenCounter = approx_token_count,
+) -> list[Span]:
+    """Sentences of ``text``, with any sentence over ``max_tokens`` cut at words into pieces that fit.
+
+    These are the units the embedders encode: each is short enough for the model,
+    and each can be shown as evidence with its offsets.
+    """
+    units: list[Span] = []
+    for sentence in split_sentences(text, language):
+        # A token covers at least one character, so short sentences fit without asking the tokenizer.
+        if len(sentence.text) <= max_tokens or count_tokens(sentence.text) <= max_tokens:
+            units.append(sentence)
+        else:
+            units.extend(_cut_long_span(text, sentence, max_tokens, count_tokens))
+    return units
+
+
 def _cut_long_span(text: str, span: Span, max_tokens: int, count_tokens: TokenCounter) -> list[Span]:
     """Cut one over-long sentence at word boundaries into pieces that fit.
 

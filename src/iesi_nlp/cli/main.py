@@ -6,14 +6,16 @@ import typer
 
 from iesi_nlp import __version__
 from iesi_nlp.cli import codebook, corpus
+from iesi_nlp.cli.classify import classify_cli
 from iesi_nlp.cli.ingest import ingest_cli
 from iesi_nlp.cli.quickstart import quickstart_cli
+from iesi_nlp.cli.train import evaluate_cli, train_cli
 
 app = typer.Typer(
     name="iesi-nlp",
     help=(
         "Suggest IESI codes for case descriptions of ICT-enabled social innovation.\n\n"
-        "Start with 'iesi-nlp quickstart'. Read your own files with 'iesi-nlp ingest FILE_OR_FOLDER'."
+        "Start with 'iesi-nlp quickstart'. Read your own files with 'iesi-nlp ingest FILE_OR_FOLDER', train with 'iesi-nlp train' and code new cases with 'iesi-nlp classify FILE_OR_FOLDER'."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -21,6 +23,9 @@ app = typer.Typer(
 )
 app.command("quickstart")(quickstart_cli)
 app.command("ingest")(ingest_cli)
+app.command("train")(train_cli)
+app.command("evaluate")(evaluate_cli)
+app.command("classify")(classify_cli)
 app.add_typer(corpus.app, name="corpus")
 app.add_typer(codebook.app, name="codebook")
 

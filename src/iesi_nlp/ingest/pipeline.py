@@ -26,7 +26,7 @@ from iesi_nlp.records import CASE_FIELDS, Case, case_from_dict, stable_case_id
 
 #: Column names tried, in order, for each case field when no mapping is given.
 DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "id": ("id", "case_id", "uid", "identifier"),
+    "id": ("id", "case_id", "project_id", "record_id", "doc_id", "uid", "identifier"),
     "title": ("title", "name", "project_name", "heading"),
     "text": ("text", "description", "body", "content", "abstract", "summary"),
     "language": ("language", "lang"),
@@ -58,6 +58,11 @@ class IngestOptions:
     max_text_chars: int = 1_000_000
     min_text_chars: int = 20
     dedupe_texts: bool = True
+    #: Off: a case without a declared language keeps ``language=None`` (``classify``
+    #: detects it only for texts it has not embedded before).
+    detect_language: bool = True
+    #: Off: label columns are ignored (``classify`` codes cases; it does not check their labels).
+    read_labels: bool = True
     sheet: str | None = None
     default_source: str | None = None
 
@@ -264,7 +269,7 @@ class Ingestor:
             )
         data["text"] = text
         data["year"] = _parse_year(data.get("year"), where)
-        data["labels"] = self._labels(fields, where)
+        data["labels"] = self._labels(fields, where) if self.options.read_labels else {}
         if data["labels"] and not data.get("label_provenance"):
             data["label_provenance"] = f"import:{raw.path.name}"
         if not data.get("source") and self.options.default_source:
@@ -283,14 +288,15 @@ class Ingestor:
         if language:
             if not re.fullmatch(r"[A-Za-z]{2,3}", str(language)):
                 raise InputError(f"{where}: language {language!r} is not an ISO 639 code such as 'de' or 'pl'")
-        else:
+        elif self.options.detect_language:
             detected = detect_language(text)
             if detected is None:
                 raise InputError(f"{where}: no language could be detected (the text has no words)")
             data["language"] = detected.code
         data["origin"] = where
-        case = case_from_dict({k: v for k, v in data.items() if k in CASE_FIELDS}, where=where)
-        if not language:
+        # Absent values (None) take the schema defaults, e.g. an empty title.
+        case = case_from_dict({k: v for k, v in data.items() if k in CASE_FIELDS and v is not None}, where=where)
+        if not language and self.options.detect_language:
             self.report.detected_languages += 1
         if self.options.dedupe_texts:
             self._seen_texts[text_hash] = case.id

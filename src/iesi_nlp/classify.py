@@ -1,0 +1,291 @@
+"""Bulk classification: stream any input ``ingest`` reads through a model into JSONL or CSV.
+
+Memory stays flat whatever the input size: cases are read, embedded, coded and
+written in batches, and only the ids already written are kept (to resume). An
+interrupted run is resumed by running the same command again: the ids in the
+output are skipped, and a last line cut off mid-write is dropped first.
+
+Each output object (JSONL) is::
+
+    {"id", "language", "labels": {dim: [ids]}, "scores": {dim: {label: p}},
+     "source": {dim: "supervised"|"codebook"|"blend"},
+     "evidence": {dim: {label: [{"text", "start", "end"}]}}, "model"}
+
+The CSV form has one row per case: ``id``, ``language``, ``model``, then per
+dimension ``labels.<dim>`` (ids joined by ``|``), ``source.<dim>`` and
+``score.<dim>.<label>`` for every label, and ``evidence`` as a JSON string.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from iesi_nlp.embedding.base import DocumentEmbedding, Embedder
+from iesi_nlp.embedding.cache import CachedEmbedder
+from iesi_nlp.errors import InputError
+from iesi_nlp.ingest import IngestOptions, Reject, iter_ingest
+from iesi_nlp.ingest.language import detect_language
+from iesi_nlp.model import CodingModel
+from iesi_nlp.records import Case
+
+FORMATS = ("jsonl", "csv")
+DEFAULT_BATCH_SIZE = 32
+
+
+@dataclass
+class ClassifyReport:
+    """Counts and timings of one run."""
+
+    classified: int = 0
+    resumed: int = 0
+    rejected: int = 0
+    embedded: int = 0
+    cached: int = 0
+    seconds: float = 0.0
+    embedding_seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "classified": self.classified,
+            "skipped_already_done": self.resumed,
+            "rejected": self.rejected,
+            "newly_embedded": self.embedded,
+            "from_cache": self.cached,
+            "seconds": round(self.seconds, 2),
+            "embedding_seconds": round(self.embedding_seconds, 2),
+        }
+
+
+def output_format(path: Path, requested: str | None) -> str:
+    if requested:
+        if requested not in FORMATS:
+            raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {requested!r}")
+        return requested
+    return "csv" if path.suffix.lower() == ".csv" else "jsonl"
+
+
+class _Writer:
+    """Appends result rows to the output and knows which ids it already holds."""
+
+    def __init__(self, path: Path, fmt: str, model: CodingModel, *, restart: bool) -> None:
+        self.path, self.fmt, self.model = path, fmt, model
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if restart and path.exists():
+            path.unlink()
+        self.done: set[str] = set()
+        if path.exists() and path.stat().st_size:
+            _drop_partial_last_line(path)
+            self.done = self._read_done_ids()
+        self.header = self._csv_header() if fmt == "csv" else None
+        new_file = not path.exists() or path.stat().st_size == 0
+        self.handle = path.open("ab")
+        if self.header and new_file:
+            self._write_csv_row(self.header)
+
+    def _read_done_ids(self) -> set[str]:
+        done: set[str] = set()
+        with self.path.open("rb") as handle:
+            if self.fmt == "jsonl":
+                for number, line in enumerate(handle, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        row = orjson.loads(line)
+                    except orjson.JSONDecodeError:
+                        raise InputError(f"{self.path} line {number}: not JSON; is it a classify output?") from None
+                    self._check_model(row.get("model"), f"{self.path} line {number}")
+                    done.add(str(row["id"]))
+            else:
+                reader = csv.reader(io.TextIOWrapper(handle, encoding="utf-8", newline=""))
+                header = next(reader, None)
+                if header != self._csv_header():
+                    raise InputError(
+                        f"{self.path}: its CSV columns differ from this model's; use --restart or another output"
+                    )
+                for number, row in enumerate(reader, 2):
+                    self._check_model(row[2], f"{self.path} row {number}")
+                    done.add(row[0])
+        return done
+
+    def _check_model(self, model_id: str | None, where: str) -> None:
+        if model_id != self.model.id:
+            raise InputError(
+                f"{where}: written by model {model_id!r}, not {self.model.id!r}; "
+                "to redo it with this model use --restart, or choose another output"
+            )
+
+    def _csv_header(self) -> list[str]:
+        header = ["id", "language", "model"]
+        for dimension_id, dimension in self.model.dimensions.items():
+            header += [f"labels.{dimension_id}", f"source.{dimension_id}"]
+            header += [f"score.{dimension_id}.{label}" for label in dimension.label_ids]
+        return [*header, "evidence"]
+
+    def _write_csv_row(self, row: Sequence[Any]) -> None:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow(row)
+        self.handle.write(buffer.getvalue().encode("utf-8"))
+
+    def write(self, result: dict[str, Any]) -> None:
+        if self.fmt == "jsonl":
+            self.handle.write(orjson.dumps(result) + b"\n")
+            return
+        row: list[Any] = [result["id"], result["language"] or "", result["model"]]
+        for dimension_id, dimension in self.model.dimensions.items():
+            row += ["|".join(result["labels"][dimension_id]), result["source"][dimension_id]]
+            row += [result["scores"][dimension_id][label] for label in dimension.label_ids]
+        row.append(orjson.dumps(result["evidence"]).decode())
+        self._write_csv_row(row)
+
+    def flush(self) -> None:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+
+    def close(self) -> None:
+        self.flush()
+        self.handle.close()
+
+
+def _drop_partial_last_line(path: Path) -> None:
+    """Cut a last line that an interrupted run left without its newline."""
+    with path.open("rb+") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        if size == 0:
+            return
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return
+        # Walk back to the previous newline.
+        position = size - 1
+        chunk = 65536
+        while position > 0:
+            start = max(0, position - chunk)
+            handle.seek(start)
+            data = handle.read(position - start)
+            newline = data.rfind(b"\n")
+            if newline >= 0:
+                handle.truncate(start + newline + 1)
+                return
+            position = start
+        handle.truncate(0)
+
+
+def embed_cases(cases: Sequence[Case], embedder: Embedder, report: ClassifyReport) -> list[DocumentEmbedding]:
+    """Embeddings of a batch, from the cache where possible; languages are detected only for new texts."""
+    texts = [case.text for case in cases]
+    known = embedder.cached(texts) if isinstance(embedder, CachedEmbedder) else {}
+    missing = [i for i in range(len(cases)) if i not in known]
+    report.cached += len(known)
+    if missing:
+        languages = []
+        for i in missing:
+            language = cases[i].language
+            if not language:
+                detected = detect_language(texts[i])
+                language = detected.code if detected else None
+            languages.append(language)
+        started = time.perf_counter()
+        fresh = embedder.embed_documents([texts[i] for i in missing], languages)
+        report.embedding_seconds += time.perf_counter() - started
+        report.embedded += len(missing)
+        known.update(zip(missing, fresh, strict=True))
+    return [known[i] for i in range(len(cases))]
+
+
+def _batches(items: Iterable[Case | Reject], size: int, on_reject, skip) -> Iterator[list[Case]]:
+    batch: list[Case] = []
+    for item in items:
+        if isinstance(item, Reject):
+            on_reject(item)
+            continue
+        if skip(item):
+            continue
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def classify_files(
+    inputs: Sequence[str | Path],
+    model: CodingModel,
+    embedder: Embedder,
+    output: str | Path,
+    *,
+    fmt: str | None = None,
+    rejects: str | Path | None = None,
+    ingest_options: IngestOptions | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    restart: bool = False,
+    evidence: bool = True,
+    progress: bool = False,
+) -> ClassifyReport:
+    """Classify every case in ``inputs`` into ``output``; resume where an earlier run stopped."""
+    for path in inputs:
+        if not Path(path).exists():
+            raise InputError(f"{path}: input not found")
+    if embedder.id != model.embedder_id:
+        raise InputError(f"embedder {embedder.id!r} differs from the model's {model.embedder_id!r}")
+    output = Path(output)
+    fmt = output_format(output, fmt)
+    rejects = Path(rejects) if rejects else output.with_name(output.name + ".rejects.jsonl")
+    options = ingest_options or IngestOptions(dedupe_texts=False, detect_language=False, read_labels=False)
+    report = ClassifyReport()
+    started = time.perf_counter()
+    writer = _Writer(output, fmt, model, restart=restart)
+    if restart and rejects.exists():
+        rejects.unlink()
+    _, items = iter_ingest(inputs, model.codebook, options)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(unit=" cases", desc="classify", disable=None)
+    try:
+        with rejects.open("ab") as reject_file:
+
+            def on_reject(item: Reject) -> None:
+                report.rejected += 1
+                reject_file.write(item.to_json_line())
+
+            def already_done(case: Case) -> bool:
+                if case.id in writer.done:
+                    report.resumed += 1
+                    return True
+                return False
+
+            for batch in _batches(items, batch_size, on_reject, already_done):
+                documents = embed_cases(batch, embedder, report)
+                suggestions = model.suggest(documents, [case.text for case in batch], evidence=evidence)
+                for case, document, suggestion in zip(batch, documents, suggestions, strict=True):
+                    writer.write(
+                        {
+                            "id": case.id,
+                            "language": case.language or document.language,
+                            **suggestion,
+                            "model": model.id,
+                        }
+                    )
+                writer.flush()
+                reject_file.flush()
+                report.classified += len(batch)
+                if bar is not None:
+                    bar.update(len(batch))
+    finally:
+        writer.close()
+        if bar is not None:
+            bar.close()
+        report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,85 @@
+"""``iesi-nlp classify``: suggest codes for every case in any input ``ingest`` reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from iesi_nlp.classify import DEFAULT_BATCH_SIZE, FORMATS, classify_files
+from iesi_nlp.cli.common import CodebookOption, codebook_from_option, console, parse_pairs, user_errors
+from iesi_nlp.cli.train import CacheOption
+from iesi_nlp.ingest import SUPPORTED_SUFFIXES, IngestOptions
+from iesi_nlp.workflow import DEFAULT_MODEL_NAME, DEFAULT_MODELS_DIR, open_model
+
+
+def classify_cli(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help=f"Files or folders ({', '.join(sorted(SUPPORTED_SUFFIXES))}).", show_default=False),
+    ],
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model folder made by `iesi-nlp train`.")] = (
+        DEFAULT_MODELS_DIR / DEFAULT_MODEL_NAME
+    ),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Suggestions, one per case (JSONL, or CSV).")] = Path(
+        "suggestions.jsonl"
+    ),
+    fmt: Annotated[
+        str | None, typer.Option("--format", help=f"{' or '.join(FORMATS)}; by default from OUTPUT's suffix.")
+    ] = None,
+    rejects: Annotated[Path | None, typer.Option(help="Unusable records. Default: OUTPUT.rejects.jsonl.")] = None,
+    column: Annotated[
+        list[str] | None, typer.Option("--column", "-c", help="Map a case field to an input column, e.g. text=body.")
+    ] = None,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Start OUTPUT afresh instead of resuming where it stopped.")
+    ] = False,
+    no_evidence: Annotated[bool, typer.Option("--no-evidence", help="Leave evidence sentences out.")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Cases embedded and written together.")] = DEFAULT_BATCH_SIZE,
+    max_chars: Annotated[int, typer.Option(help="Longest usable text, in characters.")] = 1_000_000,
+    embedder: Annotated[
+        str | None, typer.Option("--embedder", help="Embedder; must be the one the model was trained with.")
+    ] = None,
+    cache: CacheOption = None,
+    codebook: CodebookOption = None,
+) -> None:
+    """Suggest codes with calibrated scores, their source and evidence sentences, for every case.
+
+    Streams: memory stays flat however large the input. Run the same command again
+    after an interruption and it resumes, skipping cases already in OUTPUT.
+    """
+    with user_errors():
+        cb = codebook_from_option(codebook) if codebook else None
+        coding_model, encoder = open_model(model, codebook=cb, embedder_spec=embedder, cache=cache)
+        options = IngestOptions(
+            columns=parse_pairs(column, "--column"),
+            max_text_chars=max_chars,
+            dedupe_texts=False,
+            detect_language=False,
+            read_labels=False,
+        )
+        report = classify_files(
+            inputs,
+            coding_model,
+            encoder,
+            output,
+            fmt=fmt,
+            rejects=rejects,
+            ingest_options=options,
+            batch_size=batch_size,
+            restart=restart,
+            evidence=not no_evidence,
+            progress=console.is_terminal,
+        )
+    rate = report.classified / report.seconds if report.seconds else 0.0
+    console.print(
+        f"[green]✓[/] {report.classified:,} cases classified → {output} ({rate:.1f} cases/s; "
+        f"{report.embedded:,} embedded, {report.cached:,} from cache)"
+    )
+    if report.resumed:
+        console.print(f"  {report.resumed:,} cases were already in {output} and were skipped (resumed run)")
+    if report.rejected:
+        console.print(
+            f"  {report.rejected:,} records rejected → {rejects or output.with_name(output.name + '.rejects.jsonl')}"
+        )

