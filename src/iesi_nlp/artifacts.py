@@ -5,7 +5,8 @@ A model folder holds:
 * ``classifiers.skops``: the scikit-learn classifiers and the TF-IDF vectorizer,
   in skops' format, which loads objects by type without running code; loading
   refuses any type outside :data:`TRUSTED_TYPES`;
-* ``prior.npz``: the codebook prototypes (plain arrays, loaded without pickle);
+* ``prior.npz``: the codebook prototypes, and ``tfidf.npz`` the character n-gram
+  vocabulary and weights when a dimension uses them (plain arrays, loaded without pickle);
 * ``model.json`` and ``model.md``: the model card (codebook id, version and
   fingerprint, embedder id, training-set hash and size, per-dimension metrics,
   library versions) for programs and for people;
@@ -34,6 +35,7 @@ import skops.io as sio
 from iesi_nlp.codebook import Codebook, load_codebook
 from iesi_nlp.codebook_prior import CodebookPrior, PriorDimension
 from iesi_nlp.errors import IesiError
+from iesi_nlp.features import tfidf_from_arrays, tfidf_to_arrays
 from iesi_nlp.model import CodingModel, DimensionModel
 from iesi_nlp.records import Case
 
@@ -91,16 +93,15 @@ def save_model(
     staging = directory.with_name(directory.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    sio.dump(
-        {
-            "classifiers": {d: m.classifier for d, m in model.dimensions.items()},
-            "tfidf": model.tfidf,
-        },
-        staging / "classifiers.skops",
-    )
+    sio.dump({"classifiers": {d: m.classifier for d, m in model.dimensions.items()}}, staging / "classifiers.skops")
+    if model.tfidf is not None:
+        np.savez(staging / "tfidf.npz", **tfidf_to_arrays(model.tfidf))
     np.savez(staging / "prior.npz", **{d: p.prototypes for d, p in model.prior.dimensions.items()})
     (staging / "codebook.yaml").write_text(model.codebook.source_text, encoding="utf-8")
-    digest = hashlib.sha256((staging / "classifiers.skops").read_bytes() + (staging / "prior.npz").read_bytes())
+    digest = hashlib.sha256()
+    for part in ("classifiers.skops", "prior.npz", "tfidf.npz"):
+        if (staging / part).exists():
+            digest.update((staging / part).read_bytes())
     model.id = f"{name}@{digest.hexdigest()[:12]}"
     labelled = [c for c in cases if c.labels]
     card = {
@@ -271,6 +272,10 @@ def load_model(
     stored = sio.load(classifiers_path, trusted=sorted(untrusted))
     with np.load(directory / "prior.npz", allow_pickle=False) as arrays:
         prototypes = {d: arrays[d] for d in arrays.files}
+    tfidf = None
+    if (directory / "tfidf.npz").exists():
+        with np.load(directory / "tfidf.npz", allow_pickle=False) as arrays:
+            tfidf = tfidf_from_arrays(arrays["terms"], arrays["idf"])
     prior = CodebookPrior(card["embedder"]["id"])
     dimensions = {}
     for dimension in codebook.dimensions:
@@ -301,7 +306,7 @@ def load_model(
         card["embedder"]["spec"],
         prior,
         dimensions,
-        stored["tfidf"],
+        tfidf,
         card["model_id"],
         card,
     )

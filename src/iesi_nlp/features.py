@@ -46,3 +46,23 @@ def build_features(feature_set: str, vectors: np.ndarray, texts: Sequence[str] |
     if tfidf is None or texts is None:
         raise ValueError("the dense+tfidf feature set needs the texts and a fitted vectorizer")
     return sp.hstack([sp.csr_matrix(vectors, dtype=np.float32), tfidf.transform(texts) * TFIDF_WEIGHT], format="csr")
+
+
+def tfidf_to_arrays(tfidf: TfidfVectorizer) -> dict[str, np.ndarray]:
+    """A fitted vectorizer as plain arrays (vocabulary in column order, idf weights).
+
+    Saved with ``np.savez`` and read back without pickle, this is far smaller and
+    faster than a 60,000-entry vocabulary dict in skops (46 MB and 9 s to load).
+    """
+    terms = np.empty(len(tfidf.vocabulary_), dtype=object)
+    for term, column in tfidf.vocabulary_.items():
+        terms[column] = term
+    return {"terms": terms.astype(str), "idf": np.asarray(tfidf.idf_, dtype=np.float64)}
+
+
+def tfidf_from_arrays(terms: np.ndarray, idf: np.ndarray) -> TfidfVectorizer:
+    """The vectorizer :func:`tfidf_to_arrays` saved, ready to ``transform``."""
+    tfidf = make_tfidf()
+    tfidf.vocabulary_ = {str(term): column for column, term in enumerate(terms.tolist())}
+    tfidf.idf_ = idf
+    return tfidf

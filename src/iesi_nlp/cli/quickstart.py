@@ -46,7 +46,8 @@ def quickstart_cli(
             f"codebook {cb.id} {cb.version} ({len(cb.dimensions)} dimensions)"
         )
         directory = models_dir / DEFAULT_MODEL_NAME
-        if retrain or not _up_to_date(directory, loaded.labelled, cb.fingerprint):
+        trained = retrain or not _up_to_date(directory, loaded.labelled, cb.fingerprint)
+        if trained:
             _, report, directory = train_and_save(
                 loaded.labelled, cb, models_dir=models_dir, embedder_spec=DEFAULT_EMBEDDER, progress=_progress
             )
@@ -57,7 +58,9 @@ def quickstart_cli(
         model, embedder = open_model(directory, codebook=cb)
         pool_dir = loaded.directory / "pool"
         _progress(f"classifying the pool ({len(loaded.pool)} cases) with {model.id}")
-        result = classify_files([pool_dir], model, embedder, output, progress=console.is_terminal)
+        # A new model starts the pool's suggestions afresh; the same model resumes them.
+        restart = trained or _written_by_another_model(output, model.id)
+        result = classify_files([pool_dir], model, embedder, output, restart=restart, progress=console.is_terminal)
     done = result.classified + result.resumed
     console.print(f"[green]✓[/] suggestions for {done} pool cases in {output}")
     with output.open("rb") as handle:
@@ -84,3 +87,14 @@ def _up_to_date(directory: Path, labelled, fingerprint: str) -> bool:
         and card["embedder"]["spec"] == DEFAULT_EMBEDDER
         and (directory / "evaluation.json").is_file()
     )
+
+
+def _written_by_another_model(output: Path, model_id: str) -> bool:
+    if not output.is_file():
+        return False
+    with output.open("rb") as handle:
+        first = handle.readline()
+    try:
+        return orjson.loads(first).get("model") != model_id
+    except (orjson.JSONDecodeError, AttributeError):
+        return True

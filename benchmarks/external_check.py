@@ -1,0 +1,196 @@
+"""External check: the model trained on the project's corpus, on real human-labelled texts.
+
+Reads ../shared/data at run time (never copied into the repository) and maps each
+source's labels onto ``service_domain`` as ../shared/spec/codebook-v1.md says.
+Nothing is trained on these texts. For every text with exactly one mapped
+domain, the prediction is the highest-scoring label among the source's mapped
+labels; accuracy and macro-F1 are reported per source.
+
+The texts go through ``classify_files``, the same path as ``iesi-nlp classify``
+(ingestion, language detection, embedding cache), so a rerun is fast.
+
+    python benchmarks/external_check.py [--model models/default] [--limit N]
+
+Skips cleanly (exit 0) when ../shared/data is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score
+
+from iesi_nlp.classify import classify_files
+from iesi_nlp.ingest import IngestOptions
+from iesi_nlp.workflow import open_model
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    file: str
+    id_column: str
+    text_column: str
+    label_column: str
+    mapping: dict[str, str]
+    #: Keep only rows where this column is true (the SDG benchmark's verified passages).
+    filter_column: str | None = None
+    separator: str | None = None
+
+
+SOURCES = [
+    Source(
+        "dsi4eu",
+        "dsi4eu/dsi4eu_projects_flat.csv",
+        "project_id",
+        "description",
+        "areas_of_society",
+        {
+            "Education and skills": "education",
+            "Health and wellbeing": "health",
+            "Work and employment": "employment",
+            "Neighbourhood regeneration": "local_development",
+        },
+        separator="|",
+    ),
+    Source(
+        "ipso_ips_explorer",
+        "ipso_ips_explorer/cases.csv",
+        "id",
+        "description",
+        "primary_sector",
+        {
+            "Health": "health",
+            "Education": "education",
+            "Social protection": "social_inclusion",
+            "Housing and community amenities": "housing",
+        },
+    ),
+    Source(
+        "sdg_benchmark",
+        "sdg_benchmark/benchmark.csv",
+        "id",
+        "text",
+        "sdg",
+        {
+            "1": "social_inclusion",
+            "10": "social_inclusion",
+            "3": "health",
+            "4": "education",
+            "8": "employment",
+            "11": "local_development",
+        },
+        filter_column="label",
+    ),
+]
+
+
+def gold_labels(source: Source, table: pd.DataFrame) -> dict[str, str]:
+    """Case id → the one mapped domain, for rows with exactly one."""
+    if source.filter_column:
+        table = table[table[source.filter_column].astype(str).str.lower() == "true"]
+    gold = {}
+    for case_id, value in zip(table[source.id_column], table[source.label_column], strict=True):
+        if pd.isna(value):
+            continue
+        values = str(value).split(source.separator) if source.separator else [str(value)]
+        mapped = {source.mapping[v.strip()] for v in values if v.strip() in source.mapping}
+        if len(mapped) == 1:
+            gold[str(case_id)] = mapped.pop()
+    return gold
+
+
+def check_source(source: Source, data: Path, model, embedder, limit: int | None, work: Path) -> dict:
+    path = data / source.file
+    table = pd.read_csv(path, dtype={source.id_column: str, source.label_column: str})
+    gold = gold_labels(source, table)
+    ids = sorted(gold)[:limit] if limit else sorted(gold)
+    subset = table[table[source.id_column].astype(str).isin(set(ids))]
+    # Only the evaluated rows are classified; the subset goes to a scratch file outside the repository.
+    scratch = work / f"{source.name}.input.csv"
+    subset[[source.id_column, source.text_column]].to_csv(scratch, index=False)
+    output = work / f"{source.name}.suggestions.jsonl"
+    started = time.perf_counter()
+    report = classify_files(
+        [scratch],
+        model,
+        embedder,
+        output,
+        ingest_options=IngestOptions(
+            columns={"id": source.id_column, "text": source.text_column},
+            dedupe_texts=False,
+            detect_language=False,
+            read_labels=False,
+        ),
+        evidence=False,
+        progress=sys.stderr.isatty(),
+    )
+    allowed = sorted(set(source.mapping.values()))
+    truth, predicted = [], []
+    for line in output.read_bytes().splitlines():
+        row = orjson.loads(line)
+        if row["id"] not in gold:
+            continue
+        scores = row["scores"]["service_domain"]
+        truth.append(gold[row["id"]])
+        predicted.append(max(allowed, key=lambda label: scores[label]))
+    return {
+        "source": source.name,
+        "texts_with_one_mapped_domain": len(gold),
+        "evaluated": len(truth),
+        "rejected_by_ingest": report.rejected,
+        "labels": allowed,
+        "accuracy": round(float(accuracy_score(truth, predicted)), 4),
+        "macro_f1": round(float(f1_score(truth, predicted, labels=allowed, average="macro", zero_division=0.0)), 4),
+        "per_label_f1": {
+            label: round(float(f), 4)
+            for label, f in zip(
+                allowed, f1_score(truth, predicted, labels=allowed, average=None, zero_division=0.0), strict=True
+            )
+        },
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "default")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--limit", type=int, default=None, help="At most this many texts per source.")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/iesi-nlp-external-check"))
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        print(f"skipped: {args.data} not found (the external data lives outside the repository)")
+        return 0
+    model, embedder = open_model(args.model)
+    args.work.mkdir(parents=True, exist_ok=True)
+    results = []
+    for source in SOURCES:
+        if not (args.data / source.file).is_file():
+            print(f"skipped {source.name}: {args.data / source.file} not found")
+            continue
+        result = check_source(source, args.data, model, embedder, args.limit, args.work)
+        results.append(result)
+        print(
+            f"{result['source']:<18} n={result['evaluated']:>4}  accuracy {result['accuracy']:.3f}  "
+            f"macro-F1 {result['macro_f1']:.3f}  ({', '.join(result['labels'])})",
+            flush=True,
+        )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    summary = {"model": model.id, "limit": args.limit, "sources": results}
+    (RESULTS / "external_check.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
