@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from iesi_nlp.text import Span
 
 MAX_EVIDENCE = 3
@@ -23,21 +21,28 @@ MAX_EVIDENCE = 3
 MIN_EVIDENCE_CHARS = 25
 
 
-def select_evidence(sentences: Sequence[Span], scores: np.ndarray, limit: int = MAX_EVIDENCE) -> list[dict]:
+def evidence_candidates(sentences: Sequence[Span]) -> list[int]:
+    """Indices of the sentences that may serve as evidence (computed once per case, used for every label)."""
+    eligible = [i for i, s in enumerate(sentences) if s.end - s.start >= MIN_EVIDENCE_CHARS]
+    return eligible or list(range(len(sentences)))
+
+
+def select_evidence(
+    sentences: Sequence[Span], scores, limit: int = MAX_EVIDENCE, candidates: list[int] | None = None
+) -> list[dict]:
     """Up to ``limit`` sentences, best first, as ``{"text", "start", "end"}``.
 
     The best sentence is always given. The next ones only when they score above
     the case's mean sentence, so a weak second sentence is left out rather than
-    padded in.
+    padded in. ``candidates`` is :func:`evidence_candidates` of ``sentences``.
     """
     if not sentences:
         return []
-    scores = np.asarray(scores, dtype=np.float64)
-    lengths = np.asarray([s.end - s.start for s in sentences])
-    eligible = lengths >= MIN_EVIDENCE_CHARS
-    if not eligible.any():
-        eligible = np.ones(len(sentences), dtype=bool)
-    ranked = [i for i in np.argsort(-scores, kind="stable") if eligible[i]]
-    mean = float(scores[eligible].mean())
-    chosen = [ranked[0]] + [i for i in ranked[1:limit] if scores[i] > mean]
+    if candidates is None:
+        candidates = evidence_candidates(sentences)
+    values = scores.tolist() if hasattr(scores, "tolist") else list(scores)
+    # Plain Python: a case has tens of sentences, and this runs for every suggested label.
+    ranked = sorted(candidates, key=lambda i: -values[i])
+    mean = sum(values[i] for i in candidates) / len(candidates)
+    chosen = ranked[:1] + [i for i in ranked[1:limit] if values[i] > mean]
     return [{"text": sentences[i].text, "start": sentences[i].start, "end": sentences[i].end} for i in chosen]

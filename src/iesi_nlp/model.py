@@ -22,7 +22,7 @@ from iesi_nlp.classifiers import DimensionClassifier
 from iesi_nlp.codebook import Codebook
 from iesi_nlp.codebook_prior import CodebookPrior, PriorDimension
 from iesi_nlp.embedding.base import DocumentEmbedding
-from iesi_nlp.evidence import select_evidence
+from iesi_nlp.evidence import evidence_candidates, select_evidence
 from iesi_nlp.features import build_features
 
 SOURCES = ("supervised", "codebook", "blend")
@@ -117,25 +117,27 @@ class CodingModel:
             return []
         vectors = np.stack([d.vector for d in documents])
         feature_cache: dict = {}
+        candidates = [evidence_candidates(d.sentences) for d in documents] if evidence else []
         results: list[dict[str, Any]] = [{"labels": {}, "scores": {}, "source": {}, "evidence": {}} for _ in documents]
         for dimension_id, model in self.dimensions.items():
             probabilities = self.dimension_proba(dimension_id, vectors, texts, feature_cache)
             chosen = decide(probabilities, model.multi_label, model.thresholds() if model.multi_label else None)
+            rounded = np.round(probabilities, 4).tolist()
             directions = (
                 model.sentence_directions(self.prior.dimensions[dimension_id], vectors.shape[1]) if evidence else None
             )
             for row, result in enumerate(results):
                 labels = [model.label_ids[j] for j in np.flatnonzero(chosen[row])]
                 result["labels"][dimension_id] = labels
-                result["scores"][dimension_id] = {
-                    label: round(float(p), 4) for label, p in zip(model.label_ids, probabilities[row], strict=True)
-                }
+                result["scores"][dimension_id] = dict(zip(model.label_ids, rounded[row], strict=True))
                 result["source"][dimension_id] = model.source
                 if evidence:
                     document = documents[row]
                     sentence_scores = document.sentence_vectors @ directions.T
                     result["evidence"][dimension_id] = {
-                        model.label_ids[j]: select_evidence(document.sentences, sentence_scores[:, j])
+                        model.label_ids[j]: select_evidence(
+                            document.sentences, sentence_scores[:, j], candidates=candidates[row]
+                        )
                         for j in np.flatnonzero(chosen[row])
                     }
         return results

@@ -58,5 +58,11 @@ def decode_bytes(data: bytes, *, where: str) -> str:
 
 
 def repair_text(text: str) -> str:
-    """Fix mojibake and odd Unicode (ftfy), keeping line breaks and the text otherwise intact."""
-    return ftfy.fix_text(text, normalization="NFC", unescape_html=False)
+    """Fix mojibake and odd Unicode (ftfy), keeping line breaks and the text otherwise intact.
+
+    Curly quotes and full-width characters are left as written: they are not errors,
+    and evidence is shown to annotators as the source has it.
+    """
+    return ftfy.fix_text(
+        text, normalization="NFC", unescape_html=False, uncurl_quotes=False, fix_character_width=False, explain=False
+    )
