@@ -67,7 +67,16 @@ class DetectedLanguage:
 @lru_cache(maxsize=1)
 def _detector() -> LanguageDetector:
     languages = [Language.from_iso_code_639_1(getattr(IsoCode639_1, c.upper())) for c in DETECTED_LANGUAGES]
-    return LanguageDetectorBuilder.from_languages(*languages).with_preloaded_language_models().build()
+    # Low-accuracy mode (trigram models only): about 60 MB instead of about 850 MB for the
+    # preloaded high-accuracy models, so bulk classification stays far under its memory goal.
+    # On the 554 corpus texts it finds 552 languages against 553 (a Swedish text with long
+    # Finnish passages is the extra miss); on their first 150 characters, 518 against 522.
+    return (
+        LanguageDetectorBuilder.from_languages(*languages)
+        .with_low_accuracy_mode()
+        .with_preloaded_language_models()
+        .build()
+    )
 
 
 def detect_language(text: str) -> DetectedLanguage | None:

@@ -1,0 +1,47 @@
+"""The benchmark scripts' own behaviour (their figures are in BENCHMARKS.md, not asserted here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+
+from tests.benchmarks_path import BENCHMARKS, load_benchmark
+
+external_check = load_benchmark("external_check")
+
+
+def test_external_check_skips_cleanly_without_the_shared_data(tmp_path):
+    script = BENCHMARKS / "external_check.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--data", str(tmp_path / "absent")], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "skipped" in done.stdout and "absent" in done.stdout
+
+
+def test_external_labels_map_as_the_spec_says():
+    dsi, ipso, sdg = external_check.SOURCES
+    table = pd.DataFrame(
+        {
+            "project_id": ["a", "b", "c", "d"],
+            "areas_of_society": [
+                "Education and skills|Culture and arts",  # one mapped domain: kept
+                "Education and skills|Health and wellbeing",  # two: left out
+                "Science",  # none: left out
+                None,
+            ],
+        }
+    )
+    assert external_check.gold_labels(dsi, table) == {"a": "education"}
+    sdg_rows = pd.DataFrame({"id": ["x", "y", "z"], "sdg": ["10", "3", "1"], "label": ["True", "True", "False"]})
+    assert external_check.gold_labels(sdg, sdg_rows) == {"x": "social_inclusion", "y": "health"}
+    assert external_check.gold_labels(ipso, pd.DataFrame({"id": ["p"], "primary_sector": ["Social protection"]})) == {
+        "p": "social_inclusion"
+    }
+
+
+def test_benchmark_inputs_come_from_the_bundled_pool():
+    texts = load_benchmark("_texts").texts_of_words(3, 200, seed=0)
+    assert len(set(texts)) == 3 and all(190 <= len(t.split()) <= 320 for t in texts)
