@@ -7,6 +7,7 @@ import typer
 from iesi_nlp import __version__
 from iesi_nlp.cli import codebook, corpus
 from iesi_nlp.cli.classify import classify_cli
+from iesi_nlp.cli.export import export_cli
 from iesi_nlp.cli.ingest import ingest_cli
 from iesi_nlp.cli.quickstart import quickstart_cli
 from iesi_nlp.cli.train import evaluate_cli, train_cli
@@ -26,6 +27,7 @@ app.command("ingest")(ingest_cli)
 app.command("train")(train_cli)
 app.command("evaluate")(evaluate_cli)
 app.command("classify")(classify_cli)
+app.command("export")(export_cli)
 app.add_typer(corpus.app, name="corpus")
 app.add_typer(codebook.app, name="codebook")
 

@@ -9,9 +9,11 @@ import orjson
 import typer
 from rich.table import Table
 
+from iesi_nlp.annotation import AnnotationStore, merge_decisions
 from iesi_nlp.cli.common import CodebookOption, codebook_from_option, console, err_console, user_errors
 from iesi_nlp.codebook_prior import CodebookPrior
 from iesi_nlp.embedding import DEFAULT_EMBEDDER
+from iesi_nlp.errors import InputError
 from iesi_nlp.evaluation import evaluation_report, report_markdown, summary_rows
 from iesi_nlp.features import FEATURE_SETS
 from iesi_nlp.training import TrainOptions, cross_validate
@@ -87,6 +89,10 @@ def train_cli(
     full_weight_cases: Annotated[
         int, typer.Option(help="From this many labelled cases on, the supervised model alone; a blend in between.")
     ] = 100,
+    annotations: Annotated[
+        Path | None,
+        typer.Option("--annotations", help="Also learn from the review decisions in this annotation database."),
+    ] = None,
     codebook: CodebookOption = None,
 ) -> None:
     """Train one classifier per codebook dimension and save it with its model card.
@@ -103,6 +109,10 @@ def train_cli(
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         cases = load_training_cases(inputs, cb)
+        if annotations is not None:
+            if not annotations.is_file():
+                raise InputError(f"{annotations}: annotation database not found")
+            cases = merge_decisions(cases, AnnotationStore(annotations, cb))
         _progress(f"{len(cases)} labelled cases")
         model, report, directory = train_and_save(
             cases,
