@@ -68,7 +68,7 @@ def priority(
     is how many labelled examples the training set has.
     """
     options = options or QueueOptions()
-    thresholds = thresholds or {}
+    thresholds = {k: v for k, v in (thresholds or {}).items() if v is not None}
     dimensions = [d for d in codebook.dimensions if options.dimensions is None or d.id in options.dimensions]
     if not dimensions:
         raise ValueError(f"no dimension in scope; choose from {', '.join(codebook.dimension_ids)}")

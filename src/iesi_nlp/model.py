@@ -59,8 +59,10 @@ class DimensionModel:
         full[:, columns] = raw
         return full
 
-    def thresholds(self) -> np.ndarray:
-        """Multi-label decision thresholds, blended like the probabilities."""
+    def thresholds(self) -> np.ndarray | None:
+        """Multi-label decision thresholds, blended like the probabilities (None for single-label)."""
+        if not self.multi_label:
+            return None
         w = self.supervised_weight if self.classifier is not None else 0.0
         supervised = self.classifier.thresholds_ if self.classifier is not None else CODEBOOK_THRESHOLD
         return w * np.asarray(supervised, dtype=float) + (1 - w) * CODEBOOK_THRESHOLD
