@@ -54,3 +54,16 @@ def write_jsonl(tmp_path: Path):
 
 def read_jsonl(path: Path) -> list[dict]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, embedding_cache):
+    """A model trained once per session on the 48 small cases (service_domain and actors labelled)."""
+    from iesi_nlp.training import TrainOptions
+    from iesi_nlp.workflow import train_and_save
+    from tests.small_corpus import small_cases
+
+    models = tmp_path_factory.mktemp("models")
+    return train_and_save(
+        small_cases(), load_codebook(), name="small", models_dir=models, options=TrainOptions(folds=3)
+    )

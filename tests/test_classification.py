@@ -51,15 +51,6 @@ NEW_CASES = [
 ]
 
 
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory):
-    models = tmp_path_factory.mktemp("models")
-    model, report, directory = train_and_save(
-        small_cases(), load_codebook(), name="small", models_dir=models, options=TrainOptions(folds=3)
-    )
-    return model, report, directory
-
-
 @pytest.fixture
 def cases_csv(tmp_path):
     path = tmp_path / "new_cases.csv"

@@ -1,0 +1,218 @@
+"""The review service: what the review screen does, without the screen.
+
+It ties a saved model, the embedding cache and the annotation store together:
+the cases to review and their suggestions, the queue (see
+:mod:`iesi_nlp.active_learning`), recording decisions with the suggestion they
+answer, and retraining from the decisions in a background thread while the
+current model keeps serving.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from iesi_nlp.active_learning import QueueOptions, build_queue, priority
+from iesi_nlp.annotation import Action, AnnotationStore, Decision, merge_decisions
+from iesi_nlp.artifacts import read_card
+from iesi_nlp.classify import ClassifyReport, embed_cases
+from iesi_nlp.codebook import Codebook
+from iesi_nlp.records import Case
+from iesi_nlp.training import TrainOptions
+from iesi_nlp.workflow import open_model, train_and_save
+
+
+@dataclass
+class ReviewFilters:
+    """Which cases the queue draws from."""
+
+    languages: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    dimension: str | None = None
+    #: ``todo`` (no decision by anyone), ``mine`` (decided by this annotator), ``disagreements``, ``all``.
+    status: str = "todo"
+
+
+@dataclass
+class RetrainState:
+    running: bool = False
+    last_error: str | None = None
+    last_finished: str | None = None
+    decisions_at_last_train: int = 0
+
+
+@dataclass
+class ReviewService:
+    """One review workspace: a model folder, an annotation store and the seed training set."""
+
+    store: AnnotationStore
+    model_dir: Path
+    seed: Sequence[Case]
+    codebook: Codebook
+    retrain_every: int = 20
+    train_options: TrainOptions = field(default_factory=lambda: TrainOptions(folds=3))
+    retrain: RetrainState = field(default_factory=RetrainState)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._load_model()
+
+    # -- model -------------------------------------------------------------------
+
+    def _load_model(self) -> None:
+        model, embedder = open_model(self.model_dir, codebook=self.codebook)
+        with self._lock:
+            self.model, self.embedder = model, embedder
+            self._suggestions: dict[str, dict[str, Any]] = {}
+            self._vectors: dict[str, np.ndarray] = {}
+
+    @property
+    def model_age(self) -> dt.timedelta:
+        created = dt.datetime.fromisoformat(read_card(self.model_dir)["created"])
+        return dt.datetime.now(dt.UTC) - created
+
+    # -- cases and suggestions ---------------------------------------------------
+
+    def cases(self, filters: ReviewFilters | None = None, annotator: str | None = None) -> list[Case]:
+        filters = filters or ReviewFilters()
+        cases = self.store.cases()
+        if filters.languages:
+            cases = [c for c in cases if c.language in filters.languages]
+        if filters.countries:
+            cases = [c for c in cases if c.country in filters.countries]
+        if filters.sources:
+            cases = [c for c in cases if c.source in filters.sources]
+        decided_by: dict[str, set[str]] = {}
+        for decision in self.store.decisions():
+            if filters.dimension is None or decision.dimension == filters.dimension:
+                decided_by.setdefault(decision.case_id, set()).add(decision.annotator)
+        if filters.status == "todo":
+            cases = [c for c in cases if c.id not in decided_by]
+        elif filters.status == "mine":
+            cases = [c for c in cases if annotator in decided_by.get(c.id, set())]
+        elif filters.status == "disagreements":
+            disputed = {
+                case_id
+                for case_id, dimension, _ in self.store.disagreements()
+                if filters.dimension in (None, dimension)
+            }
+            cases = [c for c in cases if c.id in disputed]
+        return cases
+
+    def suggestions(self, cases: Sequence[Case]) -> list[dict[str, Any]]:
+        """Suggestions of the current model for ``cases`` (embedded once, kept in memory per model)."""
+        missing = [c for c in cases if c.id not in self._suggestions]
+        if missing:
+            documents = embed_cases(missing, self.embedder, ClassifyReport())
+            results = self.model.suggest(documents, [c.text for c in missing])
+            with self._lock:
+                for case, document, result in zip(missing, documents, results, strict=True):
+                    self._suggestions[case.id] = result
+                    self._vectors[case.id] = document.vector
+        return [self._suggestions[c.id] for c in cases]
+
+    def queue(self, cases: Sequence[Case], length: int = 20, options: QueueOptions | None = None) -> list[Case]:
+        """``cases`` in review order: most uncertain first, rare labels boosted, look-alikes spread out."""
+        if not cases:
+            return []
+        suggestions = self.suggestions(cases)
+        scores = {
+            d.id: np.array([[s["scores"][d.id][label] for label in d.label_ids] for s in suggestions])
+            for d in self.codebook.dimensions
+        }
+        thresholds = {d: m.thresholds() for d, m in self.model.dimensions.items()}
+        counts = self.label_counts()
+        ranked = priority(scores, self.codebook, counts, thresholds, options)
+        vectors = np.stack([self._vectors[c.id] for c in cases])
+        return [cases[i] for i in build_queue(vectors, ranked, length, options)]
+
+    def label_counts(self) -> dict[str, Counter]:
+        counts: dict[str, Counter] = {d.id: Counter() for d in self.codebook.dimensions}
+        for case in merge_decisions(self.seed, self.store):
+            for dimension, labels in case.labels.items():
+                counts.setdefault(dimension, Counter()).update(labels)
+        return counts
+
+    # -- decisions ---------------------------------------------------------------
+
+    def decide(
+        self,
+        case: Case,
+        annotator: str,
+        final: dict[str, list[str]],
+        action: Action,
+        comment: str | None = None,
+    ) -> list[int]:
+        """Record one decision per dimension in ``final`` (with the suggestion it answers)."""
+        suggestion = self.suggestions([case])[0]
+        decisions = [
+            Decision(
+                case_id=case.id,
+                dimension=dimension,
+                final_labels=tuple(labels),
+                action=action,
+                annotator=annotator,
+                suggested_labels=tuple(suggestion["labels"][dimension]),
+                suggested_scores=suggestion["scores"][dimension],
+                model_id=self.model.id,
+                comment=comment,
+            )
+            for dimension, labels in final.items()
+        ]
+        sequence = self.store.record(decisions)
+        if self.store.count() - self.retrain.decisions_at_last_train >= self.retrain_every:
+            self.start_retraining()
+        return sequence
+
+    def accept_all(self, case: Case, annotator: str) -> list[int]:
+        suggestion = self.suggestions([case])[0]
+        return self.decide(case, annotator, dict(suggestion["labels"]), Action.ACCEPTED)
+
+    # -- retraining ----------------------------------------------------------------
+
+    def start_retraining(self, on_done: Callable[[], None] | None = None) -> bool:
+        """Retrain from seed plus decisions in a background thread; False if one is already running."""
+        with self._lock:
+            if self.retrain.running:
+                return False
+            self.retrain.running = True
+            self.retrain.decisions_at_last_train = self.store.count()
+        thread = threading.Thread(target=self._retrain, args=(on_done,), daemon=True, name="iesi-retrain")
+        thread.start()
+        self._thread = thread
+        return True
+
+    def _retrain(self, on_done) -> None:
+        try:
+            cases = merge_decisions(self.seed, self.store)
+            card = read_card(self.model_dir)
+            train_and_save(
+                cases,
+                self.codebook,
+                name=self.model_dir.name,
+                models_dir=self.model_dir.parent,
+                embedder_spec=card["embedder"]["spec"],
+                options=self.train_options,
+            )
+            self._load_model()
+            self.retrain.last_error = None
+            self.retrain.last_finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        except Exception as exc:  # noqa: BLE001 -- shown on the screen; the old model keeps serving
+            self.retrain.last_error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.retrain.running = False
+            if on_done:
+                on_done()
+
+    def wait_for_retraining(self, timeout: float | None = None) -> None:
+        thread = getattr(self, "_thread", None)
+        if thread is not None:
+            thread.join(timeout)
