@@ -10,6 +10,7 @@ ones that actually moved the suggestion, not look-alikes found afterwards.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 from iesi_nlp.text import Span
@@ -46,3 +47,28 @@ def select_evidence(
     mean = sum(values[i] for i in candidates) / len(candidates)
     chosen = ranked[:1] + [i for i in ranked[1:limit] if values[i] > mean]
     return [{"text": sentences[i].text, "start": sentences[i].start, "end": sentences[i].end} for i in chosen]
+
+
+def highlight_html(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
+    """``text`` as HTML with ``spans`` (start, end, tooltip) wrapped in ``<mark>``; everything escaped.
+
+    Case texts come from scraped pages: every piece of text and every tooltip goes
+    through :func:`html.escape`, so no input can add markup or script to the page.
+    Overlapping spans are merged.
+    """
+    merged: list[list] = []
+    for start, end, note in sorted((max(0, s), min(len(text), e), n) for s, e, n in spans if e > s):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+            if note not in merged[-1][2]:
+                merged[-1][2].append(note)
+        else:
+            merged.append([start, end, [note]])
+    pieces, cursor = [], 0
+    for start, end, notes in merged:
+        pieces.append(html.escape(text[cursor:start]))
+        title = html.escape("; ".join(notes), quote=True)
+        pieces.append(f'<mark title="{title}">{html.escape(text[start:end])}</mark>')
+        cursor = end
+    pieces.append(html.escape(text[cursor:]))
+    return "".join(pieces).replace("\n", "<br>")

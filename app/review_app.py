@@ -1,0 +1,25 @@
+"""The review screen (Streamlit): ``streamlit run app/review_app.py`` or ``iesi-nlp review``.
+
+Sign-in, the sidebar, and the pages in ``views/`` (each a thin file over ``screens.py``).
+Configuration is by environment variables, listed in ``screens.py``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from screens import service, sidebar_status, sign_in
+
+st.set_page_config(page_title="iesi-nlp review", page_icon="🗂️", layout="wide")
+
+annotator = sign_in()
+if annotator:
+    sidebar_status(service(), annotator)
+    page = st.navigation(
+        [
+            st.Page("views/review.py", title="Review", icon="✅", default=True),
+            st.Page("views/dashboard.py", title="Dashboard", icon="📊"),
+            st.Page("views/adjudicate.py", title="Adjudicate", icon="⚖️"),
+            st.Page("views/add_case.py", title="Add a case", icon="➕"),
+        ]
+    )
+    page.run()

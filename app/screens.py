@@ -1,0 +1,279 @@
+"""The review screen's pages and shared parts (Streamlit). UI only: the work is in ``iesi_nlp.review``.
+
+Configured by environment variables (``iesi-nlp review`` will set them):
+
+* ``IESI_NLP_STORE``: annotation database (default ``annotation/decisions.sqlite``);
+* ``IESI_NLP_MODEL``: model folder (default ``models/default``);
+* ``IESI_NLP_CORPUS``: corpus folder whose labelled cases seed training and whose pool is
+  queued for review (default: the bundled corpus);
+* ``IESI_NLP_ANNOTATORS``: comma-separated names allowed to annotate (default: anyone, by name);
+* ``IESI_NLP_PASSWORD``: when set, nothing is shown without it;
+* ``IESI_NLP_RETRAIN_EVERY``: retrain in the background after this many decisions (default 20).
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from iesi_nlp.agreement import krippendorff_alpha, override_rates
+from iesi_nlp.annotation import Action, AnnotationStore, Decision
+from iesi_nlp.codebook import load_codebook
+from iesi_nlp.corpus import load_corpus
+from iesi_nlp.evidence import highlight_html
+from iesi_nlp.review import ReviewFilters, ReviewService
+
+
+def service() -> ReviewService:
+    return _service(
+        os.environ.get("IESI_NLP_STORE", "annotation/decisions.sqlite"),
+        os.environ.get("IESI_NLP_MODEL", "models/default"),
+        os.environ.get("IESI_NLP_CORPUS") or None,
+        int(os.environ.get("IESI_NLP_RETRAIN_EVERY", "20")),
+    )
+
+
+@st.cache_resource
+def _service(store_path: str, model_dir: str, corpus_dir: str | None, retrain_every: int) -> ReviewService:
+    """One service per server process and configuration, shared by every browser tab (the store serialises writes)."""
+    codebook = load_codebook()
+    store = AnnotationStore(Path(store_path), codebook)
+    corpus = load_corpus(codebook, corpus_dir)
+    if not store.cases():
+        store.add_cases(corpus.pool, added_by="setup")
+    return ReviewService(store, Path(model_dir), corpus.labelled, codebook, retrain_every=retrain_every)
+
+
+def sign_in() -> str | None:
+    """The annotator's name, once the password (if any) is right; None until then."""
+    password = os.environ.get("IESI_NLP_PASSWORD")
+    allowed = [a.strip() for a in os.environ.get("IESI_NLP_ANNOTATORS", "").split(",") if a.strip()]
+    if st.session_state.get("annotator"):
+        return st.session_state["annotator"]
+    st.title("iesi-nlp review")
+    with st.form("sign-in"):
+        name = st.selectbox("Annotator", allowed) if allowed else st.text_input("Your name")
+        given = st.text_input("Password", type="password") if password else ""
+        if st.form_submit_button("Start reviewing", type="primary"):
+            if password and not hmac.compare_digest(given.encode(), password.encode()):
+                st.error("Wrong password.")
+            elif not name or not name.strip():
+                st.error("Give your name: every decision records who made it.")
+            else:
+                st.session_state["annotator"] = name.strip()
+                st.rerun()
+    return None
+
+
+def sidebar_status(svc: ReviewService, annotator: str) -> None:
+    with st.sidebar:
+        st.markdown(f"**Annotator:** {annotator}")
+        age = svc.model_age
+        minutes = int(age.total_seconds() // 60)
+        st.markdown(
+            f"**Model:** `{svc.model.id}`  \ntrained {minutes} min ago"
+            if minutes < 120
+            else f"**Model:** `{svc.model.id}`  \ntrained {minutes // 60} h ago"
+        )
+        if svc.retrain.running:
+            st.info("Retraining in the background…")
+        elif svc.retrain.last_error:
+            st.error(f"Last retraining failed: {svc.retrain.last_error}")
+        if st.button("Retrain now", disabled=svc.retrain.running):
+            svc.start_retraining()
+            st.rerun()
+
+
+def filters_from_sidebar(svc: ReviewService) -> ReviewFilters:
+    cases = svc.store.cases()
+    with st.sidebar:
+        st.subheader("Queue")
+        status = st.radio(
+            "Show",
+            ["todo", "mine", "disagreements", "all"],
+            format_func={
+                "todo": "not yet reviewed",
+                "mine": "reviewed by me",
+                "disagreements": "disagreements",
+                "all": "all cases",
+            }.get,
+        )
+        languages = st.multiselect("Language", sorted({c.language for c in cases if c.language}))
+        countries = st.multiselect("Country", sorted({c.country for c in cases if c.country}))
+        sources = st.multiselect("Source", sorted({c.source for c in cases if c.source}))
+        dimension = st.selectbox("Dimension", [None, *svc.codebook.dimension_ids], format_func=lambda d: d or "all")
+    return ReviewFilters(tuple(languages), tuple(countries), tuple(sources), dimension, status)
+
+
+def review_page() -> None:
+    svc, annotator = service(), st.session_state["annotator"]
+    filters = filters_from_sidebar(svc)
+    queue = svc.queue(svc.cases(filters, annotator), length=10)
+    if not queue:
+        st.success("Nothing left to review with these filters.")
+        return
+    case = queue[0]
+    suggestion = svc.suggestions([case])[0]
+    st.caption(
+        f"{len(svc.cases(filters, annotator))} cases in this queue · ordered by uncertainty (margin), "
+        "rare labels first, look-alikes spread out"
+    )
+    st.subheader(case.title or case.id)
+    st.caption(f"id {case.id} · {case.language or '?'} · {case.country or '?'} · {case.source or '?'}")
+    spans = [
+        (e["start"], e["end"], f"{dimension}: {label}")
+        for dimension, by_label in suggestion["evidence"].items()
+        for label, evidences in by_label.items()
+        for e in evidences
+    ]
+    text_column, codes_column = st.columns([3, 2])
+    with text_column:
+        st.markdown(f'<div class="case-text">{highlight_html(case.text, spans)}</div>', unsafe_allow_html=True)
+    final: dict[str, list[str]] = {}
+    with codes_column:
+        for dimension in svc.codebook.dimensions:
+            scores = suggestion["scores"][dimension.id]
+            suggested = suggestion["labels"][dimension.id]
+            st.markdown(f"**{dimension.name}** · _{suggestion['source'][dimension.id]}_")
+            for label in suggested:
+                st.progress(float(scores[label]), text=f"{label} {scores[label]:.2f}")
+            names = {label.id: f"{label.id} — {label.name}" for label in dimension.labels}
+            key = f"{case.id}:{dimension.id}"
+            if dimension.multi_label:
+                final[dimension.id] = st.multiselect(
+                    "Labels",
+                    dimension.label_ids,
+                    default=suggested,
+                    key=key,
+                    format_func=names.get,
+                    label_visibility="collapsed",
+                )
+            else:
+                chosen = st.radio(
+                    "Label",
+                    dimension.label_ids,
+                    index=dimension.label_ids.index(suggested[0]),
+                    key=key,
+                    format_func=names.get,
+                    horizontal=True,
+                    label_visibility="collapsed",
+                )
+                final[dimension.id] = [chosen]
+            with st.expander("Definitions"):
+                for label in dimension.labels:
+                    st.markdown(f"- **{label.id}**: {label.definition}")
+    comment = st.text_input("Comment (for a flag)", key=f"{case.id}:comment")
+    accept, save, skip, flag = st.columns(4)
+    if accept.button("Accept all", type="primary", key="accept-all"):
+        svc.accept_all(case, annotator)
+        st.rerun()
+    if save.button("Save my labels", key="save"):
+        changed = {d: labels for d, labels in final.items() if sorted(labels) != sorted(suggestion["labels"][d])}
+        unchanged = {d: labels for d, labels in final.items() if d not in changed}
+        if any(not labels for labels in final.values()):
+            st.error("Every dimension needs at least one label; use Skip or Flag otherwise.")
+        else:
+            if unchanged:
+                svc.decide(case, annotator, unchanged, Action.ACCEPTED)
+            if changed:
+                svc.decide(case, annotator, changed, Action.CORRECTED)
+            st.rerun()
+    if skip.button("Skip", key="skip"):
+        svc.decide(case, annotator, {d: [] for d in final}, Action.SKIPPED)
+        st.rerun()
+    if flag.button("Flag for discussion", key="flag"):
+        svc.decide(case, annotator, {d: [] for d in final}, Action.FLAGGED, comment=comment or None)
+        st.rerun()
+
+
+def dashboard_page() -> None:
+    svc = service()
+    st.title("Dashboard")
+    cases = svc.store.cases()
+    decisions = svc.store.decisions()
+    reviewed = {d.case_id for d in decisions if d.action in (Action.ACCEPTED, Action.CORRECTED)}
+    first, second, third = st.columns(3)
+    first.metric("Cases reviewed", f"{len(reviewed)} / {len(cases)}")
+    second.metric("Decisions", len(decisions))
+    third.metric("Disagreements", len(svc.store.disagreements()))
+    st.progress(len(reviewed) / len(cases) if cases else 0.0)
+    st.subheader("Languages of the cases")
+    st.bar_chart(pd.Series([c.language or "?" for c in cases]).value_counts())
+    st.subheader("Labels in the training set (seed plus settled reviews)")
+    dimension = st.selectbox("Dimension", svc.codebook.dimension_ids, key="dash-dim")
+    st.bar_chart(pd.Series(svc.label_counts().get(dimension, {})))
+    st.subheader("Current model (cross-validated)")
+    st.dataframe(
+        pd.DataFrame({d: info["metrics"] or {} for d, info in svc.model.card["dimensions"].items()}).T[
+            ["macro_f1", "micro_f1", "ece", "codebook_only_macro_f1"]
+        ]
+    )
+    st.subheader("Override rate: how often annotators changed a suggestion")
+    rates = pd.DataFrame(override_rates(svc.store))
+    if rates.empty:
+        st.caption("No accepted or corrected decisions yet.")
+    else:
+        st.dataframe(rates, hide_index=True)
+    st.subheader("Agreement between annotators (Krippendorff's alpha, nominal)")
+    st.dataframe(pd.DataFrame(krippendorff_alpha(svc.store)).T)
+
+
+def adjudicate_page() -> None:
+    svc, annotator = service(), st.session_state["annotator"]
+    st.title("Adjudicate disagreements")
+    disagreements = svc.store.disagreements()
+    if not disagreements:
+        st.success("No disagreements.")
+        return
+    for case_id, dimension_id, by_annotator in disagreements:
+        dimension = svc.codebook.dimension(dimension_id)
+        with st.container(border=True):
+            st.markdown(f"**{case_id}** · {dimension_id}")
+            for who, labels in sorted(by_annotator.items()):
+                st.markdown(f"- {who}: {', '.join(labels)}")
+            key = f"adj:{case_id}:{dimension_id}"
+            options = dimension.label_ids
+            proposed = sorted({label for labels in by_annotator.values() for label in labels})
+            if dimension.multi_label:
+                final = st.multiselect("Final labels", options, default=proposed, key=key)
+            else:
+                final = [st.radio("Final label", options, index=options.index(proposed[0]), key=key, horizontal=True)]
+            if st.button("Settle", key=key + ":go") and final:
+                svc.store.record([Decision(case_id, dimension_id, tuple(final), Action.ADJUDICATED, annotator)])
+                st.rerun()
+
+
+def add_case_page() -> None:
+    from iesi_nlp.ingest import IngestOptions, Reject, iter_ingest
+    from iesi_nlp.records import Case, stable_case_id
+
+    svc, annotator = service(), st.session_state["annotator"]
+    st.title("Add a case")
+    text = st.text_area("Paste a case description", height=200)
+    upload = st.file_uploader("…or upload a file (anything `iesi-nlp ingest` reads)")
+    if st.button("Add and suggest", type="primary"):
+        new: list[Case] = []
+        if text.strip():
+            new.append(Case(id=stable_case_id("pasted", annotator, text[:200]), text=text.strip(), source="pasted"))
+        if upload is not None:
+            folder = svc.store.path.parent / "uploads"
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / Path(upload.name).name
+            path.write_bytes(upload.getvalue())
+            _, items = iter_ingest([path], svc.codebook, IngestOptions(read_labels=False))
+            for item in items:
+                if isinstance(item, Reject):
+                    st.warning(item.reason)
+                else:
+                    new.append(item)
+        if not new:
+            st.error("Paste a text or upload a file first.")
+            return
+        svc.store.add_cases(new, added_by=annotator)
+        for case, suggestion in zip(new, svc.suggestions(new), strict=True):
+            st.markdown(f"**{case.id}**")
+            st.json(suggestion["labels"])

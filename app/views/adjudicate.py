@@ -1,0 +1,5 @@
+"""Page: adjudicate."""
+
+from screens import adjudicate_page
+
+adjudicate_page()

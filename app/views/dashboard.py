@@ -1,0 +1,5 @@
+"""Page: dashboard."""
+
+from screens import dashboard_page
+
+dashboard_page()

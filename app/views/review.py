@@ -1,0 +1,5 @@
+"""Page: review."""
+
+from screens import review_page
+
+review_page()

@@ -1,0 +1,140 @@
+"""The review screen through Streamlit's AppTest: sign-in, every page, accept / correct / skip / flag."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from iesi_nlp.annotation import Action, AnnotationStore
+from iesi_nlp.codebook import load_codebook
+from iesi_nlp.records import write_cases
+from tests.small_corpus import small_cases
+from tests.test_review import POOL
+
+APP = str(Path(__file__).resolve().parents[1] / "app" / "review_app.py")
+
+
+@pytest.fixture
+def app_env(trained, tmp_path, monkeypatch):
+    _, _, directory = trained
+    model_dir = tmp_path / "models" / "small"
+    shutil.copytree(directory, model_dir)
+    corpus = tmp_path / "corpus"
+    (corpus / "labelled").mkdir(parents=True)
+    (corpus / "pool").mkdir()
+    write_cases(small_cases(), corpus / "labelled" / "cases.jsonl")
+    write_cases(POOL, corpus / "pool" / "cases.jsonl")
+    store = tmp_path / "decisions.sqlite"
+    monkeypatch.setenv("IESI_NLP_STORE", str(store))
+    monkeypatch.setenv("IESI_NLP_MODEL", str(model_dir))
+    monkeypatch.setenv("IESI_NLP_CORPUS", str(corpus))
+    monkeypatch.setenv("IESI_NLP_RETRAIN_EVERY", "1000")
+    monkeypatch.delenv("IESI_NLP_PASSWORD", raising=False)
+    monkeypatch.delenv("IESI_NLP_ANNOTATORS", raising=False)
+    return store
+
+
+def signed_in(name="anna") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.text_input[0].input(name)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def store_of(path) -> AnnotationStore:
+    return AnnotationStore(path, load_codebook())
+
+
+def test_accept_all_records_every_dimension(app_env):
+    at = signed_in()
+    assert "anna" in at.sidebar.markdown[0].value
+    first = at.subheader[0].value
+    at.button(key="accept-all").click().run()
+    assert not at.exception
+    decisions = store_of(app_env).decisions()
+    assert len(decisions) == 7 and {d.action for d in decisions} == {Action.ACCEPTED}
+    assert {d.annotator for d in decisions} == {"anna"}
+    assert at.subheader[0].value != first  # the next case is shown
+
+
+def test_correcting_a_label_records_a_correction(app_env):
+    at = signed_in()
+    case_id = at.caption[1].value.split(" · ")[0].removeprefix("id ")
+    widget = at.multiselect(key=f"{case_id}:service_domain")
+    new = ["migration"] if widget.value != ["migration"] else ["housing"]
+    widget.set_value(new)
+    at.button(key="save").click().run()
+    assert not at.exception
+    decisions = {d.dimension: d for d in store_of(app_env).decisions(case_id=case_id)}
+    assert decisions["service_domain"].action == Action.CORRECTED
+    assert list(decisions["service_domain"].final_labels) == new
+    assert decisions["actors"].action == Action.ACCEPTED
+
+
+def test_skip_and_flag_with_a_comment(app_env):
+    at = signed_in()
+    at.button(key="skip").click().run()
+    case_id = at.caption[1].value.split(" · ")[0].removeprefix("id ")
+    at.text_input(key=f"{case_id}:comment").input("Is the city the operator?")
+    at.button(key="flag").click().run()
+    actions = {d.case_id: d.action for d in store_of(app_env).decisions()}
+    assert sorted(actions.values()) == [Action.FLAGGED, Action.SKIPPED]
+    flagged = [d for d in store_of(app_env).decisions() if d.action == Action.FLAGGED]
+    assert flagged[0].comment == "Is the city the operator?"
+
+
+def test_dashboard_shows_progress_and_agreement(app_env):
+    at = signed_in()
+    at.button(key="accept-all").click().run()
+    at.switch_page("views/dashboard.py").run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Dashboard"
+    assert at.metric[0].value == "1 / 4"
+    assert len(at.dataframe) >= 3  # model metrics, override rates, agreement
+
+
+def test_adjudicating_a_disagreement_settles_it(app_env):
+    store = store_of(app_env)
+    from iesi_nlp.annotation import Decision
+
+    store.record(
+        [
+            Decision("r1", "service_domain", ("health",), Action.ACCEPTED, "anna"),
+            Decision("r1", "service_domain", ("long_term_care",), Action.CORRECTED, "ben"),
+        ]
+    )
+    at = signed_in("lead")
+    at.switch_page("views/adjudicate.py").run()
+    assert "r1" in at.markdown[0].value or any("r1" in m.value for m in at.markdown)
+    at.multiselect(key="adj:r1:service_domain").set_value(["health", "long_term_care"])
+    at.button(key="adj:r1:service_domain:go").click().run()
+    assert not at.exception, at.exception
+    assert store.current_labels()["r1"]["service_domain"] == ["health", "long_term_care"]
+    assert at.success[0].value == "No disagreements."
+
+
+def test_adding_a_pasted_case_gives_suggestions_at_once(app_env):
+    at = signed_in()
+    at.switch_page("views/add_case.py").run()
+    at.text_area[0].input("Volunteers of a local charity teach older people to use video calls with family.")
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert any(c.source == "pasted" for c in store_of(app_env).cases())
+    assert at.json, "suggested labels are shown"
+
+
+def test_password_keeps_strangers_out(app_env, monkeypatch):
+    monkeypatch.setenv("IESI_NLP_PASSWORD", "s3cret")
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.text_input[0].input("mallory")
+    at.text_input[1].input("guess")
+    at.button[0].click().run()
+    assert at.error[0].value == "Wrong password."
+    assert not at.subheader  # no case text shown
+    at.text_input[1].input("s3cret")
+    at.button[0].click().run()
+    assert at.subheader, "signed in with the right password"
