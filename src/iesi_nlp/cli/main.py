@@ -10,6 +10,7 @@ from iesi_nlp.cli.classify import classify_cli
 from iesi_nlp.cli.export import export_cli
 from iesi_nlp.cli.ingest import ingest_cli
 from iesi_nlp.cli.quickstart import quickstart_cli
+from iesi_nlp.cli.review import review_cli
 from iesi_nlp.cli.train import evaluate_cli, train_cli
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app.command("train")(train_cli)
 app.command("evaluate")(evaluate_cli)
 app.command("classify")(classify_cli)
 app.command("export")(export_cli)
+app.command("review")(review_cli)
 app.add_typer(corpus.app, name="corpus")
 app.add_typer(codebook.app, name="codebook")
 

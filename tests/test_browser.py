@@ -1,0 +1,151 @@
+"""End to end in a real headless Chromium: sign in, accept a case, correct one, retrain.
+
+Needs Debian's ``chromium`` (``.ci/run`` installs it) and Playwright; it never
+downloads a browser.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import orjson
+import pytest
+
+from iesi_nlp.annotation import Action, AnnotationStore
+from iesi_nlp.codebook import load_codebook
+from iesi_nlp.records import write_cases
+from tests.small_corpus import small_cases
+from tests.test_review import POOL
+
+CHROMIUM = "/usr/bin/chromium"
+APP = Path(__file__).resolve().parents[1] / "app" / "review_app.py"
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+    reason="Debian's chromium is not installed (.ci/run installs it; CI never skips this test)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def running_app(trained, tmp_path):
+    _, _, directory = trained
+    model_dir = tmp_path / "models" / "small"
+    shutil.copytree(directory, model_dir)
+    corpus = tmp_path / "corpus"
+    (corpus / "labelled").mkdir(parents=True)
+    (corpus / "pool").mkdir()
+    write_cases(small_cases(), corpus / "labelled" / "cases.jsonl")
+    write_cases(POOL, corpus / "pool" / "cases.jsonl")
+    store = tmp_path / "decisions.sqlite"
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        {
+            "IESI_NLP_STORE": str(store),
+            "IESI_NLP_MODEL": str(model_dir),
+            "IESI_NLP_CORPUS": str(corpus),
+            "IESI_NLP_RETRAIN_EVERY": "1000",
+        }
+    )
+    env.pop("IESI_NLP_PASSWORD", None)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(APP),
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as reply:
+                if reply.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.kill()
+        pytest.fail(f"the app did not start: {server.stdout.read().decode()[-2000:]}")
+    yield f"http://127.0.0.1:{port}", store, model_dir
+    server.terminate()
+    server.wait(timeout=20)
+
+
+def test_accept_correct_and_retrain_in_a_real_browser(running_app):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, store_path, model_dir = running_app
+    store = AnnotationStore(store_path, load_codebook())
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.get_by_label("Your name").fill("anna")
+        page.get_by_role("button", name="Start reviewing").click()
+        expect(page.get_by_role("button", name="Accept all")).to_be_visible(timeout=120_000)
+
+        page.get_by_role("button", name="Accept all").click()
+        deadline = time.time() + 60
+        while store.count() < 7 and time.time() < deadline:
+            time.sleep(0.5)
+        assert [d.action for d in store.decisions()] == [Action.ACCEPTED] * 7
+        accepted_case = store.decisions()[0].case_id
+
+        # Correct the next case: pick another ICT-innovation type than the one suggested.
+        expect(page.get_by_role("button", name="Save my labels")).to_be_visible(timeout=60_000)
+        radios = page.get_by_test_id("stMain").get_by_role("radiogroup").first  # not the sidebar's filter
+        options = radios.get_by_role("radio")
+        checked = [i for i in range(options.count()) if options.nth(i).is_checked()]
+        target = (checked[0] + 1) % options.count()
+        radios.locator("label").nth(target).click()
+        page.get_by_role("button", name="Save my labels").click()
+        deadline = time.time() + 60
+        while not any(d.action == Action.CORRECTED for d in store.decisions()) and time.time() < deadline:
+            time.sleep(0.5)
+        corrected = [d for d in store.decisions() if d.action == Action.CORRECTED]
+        assert corrected and corrected[0].dimension == "ict_innovation" and corrected[0].case_id != accepted_case
+
+        old_model = orjson.loads((model_dir / "model.json").read_bytes())["model_id"]
+        page.get_by_role("button", name="Retrain now").click()
+        deadline = time.time() + 300
+        card = {}
+        while time.time() < deadline:
+            try:
+                card = orjson.loads((model_dir / "model.json").read_bytes())
+            except (OSError, orjson.JSONDecodeError):
+                card = {}
+            if card.get("model_id", old_model) != old_model:
+                break
+            time.sleep(1)
+        browser.close()
+    assert card.get("model_id") != old_model, "the retrained model was not saved"
+    # The two reviewed pool cases joined the 48 seed cases.
+    assert card["training_set"]["size"] == len(small_cases()) + 2
