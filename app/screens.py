@@ -124,16 +124,20 @@ def review_page() -> None:
     )
     st.subheader(case.title or case.id)
     st.caption(f"id {case.id} · {case.language or '?'} · {case.country or '?'} · {case.source or '?'}")
-    spans = [
-        (e["start"], e["end"], f"{dimension}: {label}")
-        for dimension, by_label in suggestion["evidence"].items()
-        for label, evidences in by_label.items()
-        for e in evidences
-    ]
     text_column, codes_column = st.columns([3, 2])
     with text_column:
+        # One dimension's evidence at a time: all of them together would mark most of the text.
+        shown = st.selectbox(
+            "Highlight the evidence for",
+            svc.codebook.dimension_ids,
+            key="evidence-dimension",
+            format_func=lambda d: svc.codebook.dimension(d).name,
+        )
+    spans = [
+        (e["start"], e["end"], label) for label, evidences in suggestion["evidence"][shown].items() for e in evidences
+    ]
+    with text_column:
         st.markdown(f'<div class="case-text">{highlight_html(case.text, spans)}</div>', unsafe_allow_html=True)
-    final: dict[str, list[str]] = {}
     with codes_column:
         for dimension in svc.codebook.dimensions:
             scores = suggestion["scores"][dimension.id]
@@ -142,52 +146,76 @@ def review_page() -> None:
             for label in suggested:
                 st.progress(float(scores[label]), text=f"{label} {scores[label]:.2f}")
             names = {label.id: f"{label.id} — {label.name}" for label in dimension.labels}
+            # The codebook's definitions sit in the widget's help tooltip: at hand, without
+            # rendering seven expanders of text on every case.
+            definitions = "\n\n".join(f"**{label.id}**: {label.definition}" for label in dimension.labels)
             key = f"{case.id}:{dimension.id}"
             if dimension.multi_label:
-                final[dimension.id] = st.multiselect(
-                    "Labels",
+                st.multiselect(
+                    "Your labels (definitions: ?)",
                     dimension.label_ids,
                     default=suggested,
                     key=key,
                     format_func=names.get,
-                    label_visibility="collapsed",
+                    help=definitions,
                 )
             else:
-                chosen = st.radio(
-                    "Label",
+                st.radio(
+                    "Your label (definitions: ?)",
                     dimension.label_ids,
                     index=dimension.label_ids.index(suggested[0]),
                     key=key,
                     format_func=names.get,
                     horizontal=True,
-                    label_visibility="collapsed",
+                    help=definitions,
                 )
-                final[dimension.id] = [chosen]
-            with st.expander("Definitions"):
-                for label in dimension.labels:
-                    st.markdown(f"- **{label.id}**: {label.definition}")
-    comment = st.text_input("Comment (for a flag)", key=f"{case.id}:comment")
+    st.text_input("Comment (for a flag)", key=f"{case.id}:comment")
+    error = st.session_state.pop("review-error", None)
+    if error:
+        st.error(error)
+    # Callbacks run before the next script run, so a click costs one run instead of two.
+    arguments = (svc, case, annotator, suggestion)
     accept, save, skip, flag = st.columns(4)
-    if accept.button("Accept all", type="primary", key="accept-all"):
-        svc.accept_all(case, annotator)
-        st.rerun()
-    if save.button("Save my labels", key="save"):
-        changed = {d: labels for d, labels in final.items() if sorted(labels) != sorted(suggestion["labels"][d])}
-        unchanged = {d: labels for d, labels in final.items() if d not in changed}
-        if any(not labels for labels in final.values()):
-            st.error("Every dimension needs at least one label; use Skip or Flag otherwise.")
-        else:
-            if unchanged:
-                svc.decide(case, annotator, unchanged, Action.ACCEPTED)
-            if changed:
-                svc.decide(case, annotator, changed, Action.CORRECTED)
-            st.rerun()
-    if skip.button("Skip", key="skip"):
-        svc.decide(case, annotator, {d: [] for d in final}, Action.SKIPPED)
-        st.rerun()
-    if flag.button("Flag for discussion", key="flag"):
-        svc.decide(case, annotator, {d: [] for d in final}, Action.FLAGGED, comment=comment or None)
-        st.rerun()
+    accept.button("Accept all", type="primary", key="accept-all", on_click=_accept_all, args=arguments)
+    save.button("Save my labels", key="save", on_click=_save, args=arguments)
+    skip.button("Skip", key="skip", on_click=_skip_or_flag, args=(*arguments, Action.SKIPPED))
+    flag.button("Flag for discussion", key="flag", on_click=_skip_or_flag, args=(*arguments, Action.FLAGGED))
+
+
+def _chosen_labels(svc: ReviewService, case) -> dict[str, list[str]]:
+    final = {}
+    for dimension in svc.codebook.dimensions:
+        value = st.session_state.get(f"{case.id}:{dimension.id}")
+        final[dimension.id] = list(value) if isinstance(value, list) else ([value] if value else [])
+    return final
+
+
+def _accept_all(svc: ReviewService, case, annotator: str, suggestion) -> None:
+    svc.accept_all(case, annotator)
+
+
+def _save(svc: ReviewService, case, annotator: str, suggestion) -> None:
+    final = _chosen_labels(svc, case)
+    if any(not labels for labels in final.values()):
+        st.session_state["review-error"] = "Every dimension needs at least one label; use Skip or Flag otherwise."
+        return
+    changed = {d: labels for d, labels in final.items() if sorted(labels) != sorted(suggestion["labels"][d])}
+    unchanged = {d: labels for d, labels in final.items() if d not in changed}
+    if unchanged:
+        svc.decide(case, annotator, unchanged, Action.ACCEPTED)
+    if changed:
+        svc.decide(case, annotator, changed, Action.CORRECTED)
+
+
+def _skip_or_flag(svc: ReviewService, case, annotator: str, suggestion, action: Action) -> None:
+    comment = st.session_state.get(f"{case.id}:comment") or None
+    svc.decide(
+        case,
+        annotator,
+        {d.id: [] for d in svc.codebook.dimensions},
+        action,
+        comment=comment if action == Action.FLAGGED else None,
+    )
 
 
 def dashboard_page() -> None:

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from iesi_nlp.annotation import Action, AnnotationStore
 from iesi_nlp.codebook import load_codebook
-from iesi_nlp.records import write_cases
+from iesi_nlp.records import Case, write_cases
 from tests.small_corpus import small_cases
 from tests.test_review import POOL
 
@@ -138,3 +138,23 @@ def test_password_keeps_strangers_out(app_env, monkeypatch):
     at.text_input[1].input("s3cret")
     at.button[0].click().run()
     assert at.subheader, "signed in with the right password"
+
+
+def test_case_text_cannot_inject_markup(app_env):
+    store_of(app_env).add_cases(
+        [
+            Case(
+                id="evil",
+                text='<script>alert("x")</script><img src=x onerror=alert(1)> A food bank app for families.',
+                language="en",
+                source="scraped",
+            )
+        ],
+        added_by="test",
+    )
+    at = signed_in()
+    while at.caption[1].value.split(" · ")[0] != "id evil":
+        at.button(key="skip").click().run()
+    html_blocks = [m.value for m in at.markdown if "case-text" in m.value]
+    assert html_blocks and "<script>" not in html_blocks[0] and "<img" not in html_blocks[0]
+    assert "&lt;script&gt;" in html_blocks[0]

