@@ -67,3 +67,22 @@ def trained(tmp_path_factory, embedding_cache):
     return train_and_save(
         small_cases(), load_codebook(), name="small", models_dir=models, options=TrainOptions(folds=3)
     )
+
+
+@pytest.fixture
+def review_workspace(trained, tmp_path):
+    """A copy of the session's small model, a corpus of 48 seed and 4 pool cases, and an empty store path."""
+    import shutil
+
+    from iesi_nlp.records import write_cases
+    from tests.small_corpus import POOL, small_cases
+
+    _, _, directory = trained
+    model_dir = tmp_path / "models" / "small"
+    shutil.copytree(directory, model_dir)
+    corpus = tmp_path / "corpus"
+    (corpus / "labelled").mkdir(parents=True)
+    (corpus / "pool").mkdir()
+    write_cases(small_cases(), corpus / "labelled" / "cases.jsonl")
+    write_cases(POOL, corpus / "pool" / "cases.jsonl")
+    return tmp_path / "decisions.sqlite", model_dir, corpus

@@ -71,3 +71,36 @@ def small_cases() -> list[Case]:
                     )
                 )
     return cases
+
+
+#: Unlabelled cases for the review screen's tests.
+POOL = [
+    Case(
+        id="r1",
+        text="A charity runs a video clinic where patients with diabetes talk to a nurse each week.",
+        language="en",
+        country="IE",
+        source="scraped",
+    ),
+    Case(
+        id="r2",
+        text="Die Arbeitsagentur vermittelt Arbeitslose über ein Online-Portal an Betriebe in der Region.",
+        language="de",
+        country="DE",
+        source="survey",
+    ),
+    Case(
+        id="r3",
+        text="The city council gives every pupil a laptop and teachers set homework on a school platform.",
+        language="en",
+        country="FI",
+        source="scraped",
+    ),
+    Case(
+        id="r4",
+        text="Homeless people find a free bed in an emergency shelter through a booking app run by volunteers.",
+        language="en",
+        country="ES",
+        source="scraped",
+    ),
+]

@@ -2,36 +2,22 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from iesi_nlp.annotation import Action, AnnotationStore
 from iesi_nlp.codebook import load_codebook
-from iesi_nlp.records import Case, write_cases
-from tests.small_corpus import small_cases
-from tests.test_review import POOL
+from iesi_nlp.records import Case
+from iesi_nlp.review import APP_SCRIPT, app_environment
 
-APP = str(Path(__file__).resolve().parents[1] / "app" / "review_app.py")
+APP = str(APP_SCRIPT)
 
 
 @pytest.fixture
-def app_env(trained, tmp_path, monkeypatch):
-    _, _, directory = trained
-    model_dir = tmp_path / "models" / "small"
-    shutil.copytree(directory, model_dir)
-    corpus = tmp_path / "corpus"
-    (corpus / "labelled").mkdir(parents=True)
-    (corpus / "pool").mkdir()
-    write_cases(small_cases(), corpus / "labelled" / "cases.jsonl")
-    write_cases(POOL, corpus / "pool" / "cases.jsonl")
-    store = tmp_path / "decisions.sqlite"
-    monkeypatch.setenv("IESI_NLP_STORE", str(store))
-    monkeypatch.setenv("IESI_NLP_MODEL", str(model_dir))
-    monkeypatch.setenv("IESI_NLP_CORPUS", str(corpus))
-    monkeypatch.setenv("IESI_NLP_RETRAIN_EVERY", "1000")
+def app_env(review_workspace, monkeypatch):
+    store, model_dir, corpus = review_workspace
+    for name, value in app_environment(store, model_dir, corpus, retrain_every=1000).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("IESI_NLP_PASSWORD", raising=False)
     monkeypatch.delenv("IESI_NLP_ANNOTATORS", raising=False)
     return store

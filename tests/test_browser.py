@@ -7,10 +7,8 @@ downloads a browser.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -20,12 +18,10 @@ import pytest
 
 from iesi_nlp.annotation import Action, AnnotationStore
 from iesi_nlp.codebook import load_codebook
-from iesi_nlp.records import write_cases
+from iesi_nlp.review import app_environment, streamlit_command
 from tests.small_corpus import small_cases
-from tests.test_review import POOL
 
 CHROMIUM = "/usr/bin/chromium"
-APP = Path(__file__).resolve().parents[1] / "app" / "review_app.py"
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("CI"),
@@ -40,46 +36,13 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def running_app(trained, tmp_path):
-    _, _, directory = trained
-    model_dir = tmp_path / "models" / "small"
-    shutil.copytree(directory, model_dir)
-    corpus = tmp_path / "corpus"
-    (corpus / "labelled").mkdir(parents=True)
-    (corpus / "pool").mkdir()
-    write_cases(small_cases(), corpus / "labelled" / "cases.jsonl")
-    write_cases(POOL, corpus / "pool" / "cases.jsonl")
-    store = tmp_path / "decisions.sqlite"
+def running_app(review_workspace):
+    store, model_dir, corpus = review_workspace
     port = free_port()
-    env = dict(os.environ)
-    env.update(
-        {
-            "IESI_NLP_STORE": str(store),
-            "IESI_NLP_MODEL": str(model_dir),
-            "IESI_NLP_CORPUS": str(corpus),
-            "IESI_NLP_RETRAIN_EVERY": "1000",
-        }
-    )
+    env = {**os.environ, **app_environment(store, model_dir, corpus, retrain_every=1000)}
     env.pop("IESI_NLP_PASSWORD", None)
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(APP),
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        streamlit_command("127.0.0.1", port), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     deadline = time.time() + 60
     while time.time() < deadline:

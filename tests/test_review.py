@@ -8,41 +8,9 @@ import pytest
 
 from iesi_nlp.annotation import Action, AnnotationStore
 from iesi_nlp.codebook import load_codebook
-from iesi_nlp.records import Case
 from iesi_nlp.review import ReviewFilters, ReviewService
 from iesi_nlp.training import TrainOptions
-from tests.small_corpus import small_cases
-
-POOL = [
-    Case(
-        id="r1",
-        text="A charity runs a video clinic where patients with diabetes talk to a nurse each week.",
-        language="en",
-        country="IE",
-        source="scraped",
-    ),
-    Case(
-        id="r2",
-        text="Die Arbeitsagentur vermittelt Arbeitslose über ein Online-Portal an Betriebe in der Region.",
-        language="de",
-        country="DE",
-        source="survey",
-    ),
-    Case(
-        id="r3",
-        text="The city council gives every pupil a laptop and teachers set homework on a school platform.",
-        language="en",
-        country="FI",
-        source="scraped",
-    ),
-    Case(
-        id="r4",
-        text="Homeless people find a free bed in an emergency shelter through a booking app run by volunteers.",
-        language="en",
-        country="ES",
-        source="scraped",
-    ),
-]
+from tests.small_corpus import POOL, small_cases
 
 
 @pytest.fixture

@@ -216,3 +216,36 @@ class ReviewService:
         thread = getattr(self, "_thread", None)
         if thread is not None:
             thread.join(timeout)
+
+
+#: The Streamlit script of the review screen (in the checkout, next to ``src/``).
+APP_SCRIPT = Path(__file__).resolve().parents[2] / "app" / "review_app.py"
+
+
+def app_environment(store: Path, model_dir: Path, corpus: Path | None, retrain_every: int) -> dict[str, str]:
+    """The environment variables that configure the review app (see ``app/screens.py``)."""
+    env = {"IESI_NLP_STORE": str(store), "IESI_NLP_MODEL": str(model_dir), "IESI_NLP_RETRAIN_EVERY": str(retrain_every)}
+    if corpus is not None:
+        env["IESI_NLP_CORPUS"] = str(corpus)
+    return env
+
+
+def streamlit_command(host: str, port: int) -> list[str]:
+    """The command that serves the review app on ``host:port`` without opening a browser."""
+    import sys
+
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_SCRIPT),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]

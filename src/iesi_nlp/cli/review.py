@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -17,9 +16,8 @@ from iesi_nlp.cli.train import _progress
 from iesi_nlp.codebook import load_codebook
 from iesi_nlp.corpus import bundled_corpus_dir, load_corpus
 from iesi_nlp.errors import IesiError
+from iesi_nlp.review import APP_SCRIPT, app_environment, streamlit_command
 from iesi_nlp.workflow import DEFAULT_MODEL_NAME, DEFAULT_MODELS_DIR, train_and_save
-
-APP = Path(__file__).resolve().parents[3] / "app" / "review_app.py"
 
 
 def review_cli(
@@ -42,8 +40,8 @@ def review_cli(
 ) -> None:
     """Open the review screen: the bundled pool, suggestions, and every decision saved to STORE."""
     with user_errors():
-        if not APP.is_file():
-            raise IesiError(f"{APP}: the review app is missing from this checkout")
+        if not APP_SCRIPT.is_file():
+            raise IesiError(f"{APP_SCRIPT}: the review app is missing from this checkout")
         try:
             read_card(model)
         except ModelError:
@@ -53,14 +51,7 @@ def review_cli(
                 load_corpus(codebook).labelled, codebook, name=model.name, models_dir=model.parent, progress=_progress
             )
         env = dict(os.environ)
-        env.update(
-            {
-                "IESI_NLP_STORE": str(store.resolve()),
-                "IESI_NLP_MODEL": str(model.resolve()),
-                "IESI_NLP_CORPUS": str(bundled_corpus_dir()),
-                "IESI_NLP_RETRAIN_EVERY": str(retrain_every),
-            }
-        )
+        env.update(app_environment(store.resolve(), model.resolve(), bundled_corpus_dir(), retrain_every))
         if annotators:
             env["IESI_NLP_ANNOTATORS"] = annotators
         if password_env:
@@ -68,19 +59,4 @@ def review_cli(
                 raise IesiError(f"environment variable {password_env} is empty; set the password there first")
             env["IESI_NLP_PASSWORD"] = os.environ[password_env]
     console.print(f"review screen on http://{host}:{port} (Ctrl+C to stop)")
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(APP),
-        "--server.address",
-        host,
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    raise typer.Exit(subprocess.call(command, env=env))
+    raise typer.Exit(subprocess.call(streamlit_command(host, port), env=env))
