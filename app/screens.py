@@ -22,6 +22,7 @@ import streamlit as st
 
 from iesi_nlp.agreement import krippendorff_alpha, override_rates
 from iesi_nlp.annotation import Action, AnnotationStore, Decision
+from iesi_nlp.artifacts import read_history
 from iesi_nlp.codebook import load_codebook
 from iesi_nlp.corpus import load_corpus
 from iesi_nlp.evidence import highlight_html
@@ -240,6 +241,13 @@ def dashboard_page() -> None:
             ["macro_f1", "micro_f1", "ece", "codebook_only_macro_f1"]
         ]
     )
+    history = read_history(svc.model_dir)
+    if len(history) >= 2:
+        st.subheader("Cross-validated macro-F1 of each model trained so far")
+        frame = pd.DataFrame([{"model trained": h["created"], **h["macro_f1"]} for h in history]).set_index(
+            "model trained"
+        )
+        st.line_chart(frame)
     st.subheader("Override rate: how often annotators changed a suggestion")
     rates = pd.DataFrame(override_rates(svc.store))
     if rates.empty:

@@ -71,3 +71,14 @@ def test_retraining_runs_in_the_background_and_picks_up_decisions(service):
     assert service.retrain.last_error is None and not service.retrain.running
     assert service.model.id != old_model
     assert service.model.card["training_set"]["size"] == len(small_cases()) + 1
+
+
+def test_every_saved_model_is_remembered_for_the_dashboard(service):
+    from iesi_nlp.artifacts import read_history
+
+    before = read_history(service.model_dir)
+    service.start_retraining()
+    service.wait_for_retraining(timeout=300)
+    after = read_history(service.model_dir)
+    assert len(after) == len(before) + 1
+    assert after[-1]["model_id"] == service.model.id and "service_domain" in after[-1]["macro_f1"]

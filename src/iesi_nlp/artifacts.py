@@ -149,7 +149,40 @@ def save_model(
     else:
         staging.rename(directory)
     model.card = card
+    append_history(directory, card)
     return directory
+
+
+def history_path(directory: str | Path) -> Path:
+    """``models/<name>.history.jsonl``: one line per model ever saved under that name (outlives each folder)."""
+    directory = Path(directory)
+    return directory.with_name(directory.name + ".history.jsonl")
+
+
+def append_history(directory: str | Path, card: dict[str, Any]) -> None:
+    """Remember this model's metrics, so the dashboard can show them over time."""
+    entry = {
+        "model_id": card["model_id"],
+        "created": card["created"],
+        "training_cases": card["training_set"]["size"],
+        "macro_f1": {d: (info["metrics"] or {}).get("macro_f1") for d, info in card["dimensions"].items()},
+    }
+    with history_path(directory).open("ab") as handle:
+        handle.write(orjson.dumps(entry) + b"\n")
+
+
+def read_history(directory: str | Path) -> list[dict[str, Any]]:
+    """The saved models' metrics, oldest first (empty if none was recorded)."""
+    path = history_path(directory)
+    if not path.is_file():
+        return []
+    entries = []
+    for line in path.read_bytes().splitlines():
+        try:
+            entries.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            continue  # a line cut by a crash: the others still count
+    return entries
 
 
 def _count(values) -> dict[str, int]:
