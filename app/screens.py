@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from streamlit_shortcuts import add_shortcuts
 
 from iesi_nlp.agreement import krippendorff_alpha, override_rates
 from iesi_nlp.annotation import Action, AnnotationStore, Decision
@@ -181,6 +182,14 @@ def review_page() -> None:
     save.button("Save my labels", key="save", on_click=_save, args=arguments)
     skip.button("Skip", key="skip", on_click=_skip_or_flag, args=(*arguments, Action.SKIPPED))
     flag.button("Flag for discussion", key="flag", on_click=_skip_or_flag, args=(*arguments, Action.FLAGGED))
+    # With Alt, so that typing a comment never triggers them.
+    add_shortcuts(**SHORTCUTS)
+    st.caption("Keys: " + " · ".join(f"{key.title()} {name}" for name, key in SHORTCUT_NAMES.items()))
+
+
+#: Button key → keyboard shortcut.
+SHORTCUTS = {"accept-all": "alt+a", "save": "alt+enter", "skip": "alt+s", "flag": "alt+f"}
+SHORTCUT_NAMES = {"accept all": "alt+a", "save and next": "alt+enter", "skip": "alt+s", "flag": "alt+f"}
 
 
 def _chosen_labels(svc: ReviewService, case) -> dict[str, list[str]]:

@@ -96,6 +96,15 @@ def test_accept_correct_and_retrain_in_a_real_browser(running_app):
         corrected = [d for d in store.decisions() if d.action == Action.CORRECTED]
         assert corrected and corrected[0].dimension == "ict_innovation" and corrected[0].case_id != accepted_case
 
+        # The keyboard: Alt+S skips the case on screen.
+        expect(page.get_by_role("button", name="Skip")).to_be_visible(timeout=60_000)
+        page.wait_for_timeout(1000)  # the shortcut listener is installed by a component after the render
+        page.keyboard.press("Alt+s")
+        deadline = time.time() + 60
+        while not any(d.action == Action.SKIPPED for d in store.decisions()) and time.time() < deadline:
+            time.sleep(0.5)
+        assert any(d.action == Action.SKIPPED for d in store.decisions()), "Alt+S did not skip"
+
         old_model = orjson.loads((model_dir / "model.json").read_bytes())["model_id"]
         page.get_by_role("button", name="Retrain now").click()
         deadline = time.time() + 300
@@ -110,5 +119,5 @@ def test_accept_correct_and_retrain_in_a_real_browser(running_app):
             time.sleep(1)
         browser.close()
     assert card.get("model_id") != old_model, "the retrained model was not saved"
-    # The two reviewed pool cases joined the 48 seed cases.
+    # The two reviewed pool cases joined the 48 seed cases (a skip sets no label).
     assert card["training_set"]["size"] == len(small_cases()) + 2
