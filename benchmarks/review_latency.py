@@ -24,21 +24,12 @@ from pathlib import Path
 
 import orjson
 
-from iesi_nlp.review import app_environment, streamlit_command
+from iesi_nlp.review import NEXT_CASE_SHOWN_JS, app_environment, streamlit_command
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 DOCS = ROOT / "docs"
 CHROMIUM = "/usr/bin/chromium"
-
-#: True once another case's title is on the page, its Accept button is there, and the app is idle.
-NEXT_CASE_SHOWN = """(old) => {
-  const main = document.querySelector('[data-testid="stMain"]');
-  const title = main && main.querySelector('h3');
-  const idle = !document.querySelector('[data-testid="stStatusWidget"]');
-  const accept = [...document.querySelectorAll('button')].some(b => b.innerText.includes('Accept all'));
-  return title && title.innerText !== old && accept && idle;
-}"""
 
 
 def start_app(store: Path, model: Path) -> tuple[subprocess.Popen, str]:
@@ -90,7 +81,7 @@ def main() -> int:
                     started = time.perf_counter()
                     accept.click()
                     # Polled on every animation frame (Playwright's expect() backs off up to a second).
-                    page.wait_for_function(NEXT_CASE_SHOWN, arg=title, polling="raf", timeout=30_000)
+                    page.wait_for_function(NEXT_CASE_SHOWN_JS, arg=title, polling="raf", timeout=30_000)
                     timings.append((time.perf_counter() - started) * 1000)
                 page.get_by_role("link", name="Dashboard").click()
                 expect(page.get_by_role("heading", name="Dashboard")).to_be_visible(timeout=60_000)

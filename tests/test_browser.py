@@ -18,7 +18,7 @@ import pytest
 
 from iesi_nlp.annotation import Action, AnnotationStore
 from iesi_nlp.codebook import load_codebook
-from iesi_nlp.review import app_environment, streamlit_command
+from iesi_nlp.review import NEXT_CASE_SHOWN_JS, app_environment, streamlit_command
 from tests.small_corpus import small_cases
 
 CHROMIUM = "/usr/bin/chromium"
@@ -75,7 +75,11 @@ def test_accept_correct_and_retrain_in_a_real_browser(running_app):
         page.get_by_role("button", name="Start reviewing").click()
         expect(page.get_by_role("button", name="Accept all")).to_be_visible(timeout=120_000)
 
+        main_area = page.get_by_test_id("stMain")
+        first_title = main_area.locator("h3").first.inner_text()
         page.get_by_role("button", name="Accept all").click()
+        # Interact only once the next case is on screen: the old page's buttons linger during the rerun.
+        page.wait_for_function(NEXT_CASE_SHOWN_JS, arg=first_title, polling="raf", timeout=60_000)
         deadline = time.time() + 60
         while store.count() < 7 and time.time() < deadline:
             time.sleep(0.5)
@@ -89,7 +93,9 @@ def test_accept_correct_and_retrain_in_a_real_browser(running_app):
         checked = [i for i in range(options.count()) if options.nth(i).is_checked()]
         target = (checked[0] + 1) % options.count()
         radios.locator("label").nth(target).click()
+        second_title = main_area.locator("h3").first.inner_text()
         page.get_by_role("button", name="Save my labels").click()
+        page.wait_for_function(NEXT_CASE_SHOWN_JS, arg=second_title, polling="raf", timeout=60_000)
         deadline = time.time() + 60
         while not any(d.action == Action.CORRECTED for d in store.decisions()) and time.time() < deadline:
             time.sleep(0.5)
@@ -97,8 +103,7 @@ def test_accept_correct_and_retrain_in_a_real_browser(running_app):
         assert corrected and corrected[0].dimension == "ict_innovation" and corrected[0].case_id != accepted_case
 
         # The keyboard: Alt+S skips the case on screen.
-        expect(page.get_by_role("button", name="Skip")).to_be_visible(timeout=60_000)
-        page.wait_for_timeout(1000)  # the shortcut listener is installed by a component after the render
+        page.wait_for_timeout(1500)  # the shortcut listener is installed by a component after the render
         page.keyboard.press("Alt+s")
         deadline = time.time() + 60
         while not any(d.action == Action.SKIPPED for d in store.decisions()) and time.time() < deadline:

@@ -249,3 +249,13 @@ def streamlit_command(host: str, port: int) -> list[str]:
         "--browser.gatherUsageStats",
         "false",
     ]
+
+
+#: For browser automation (tests, latency benchmark): a JavaScript predicate, true once another case's title is on the page, its Accept button is there, and the app is idle.
+NEXT_CASE_SHOWN_JS = """(old) => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const title = main && main.querySelector('h3');
+  const idle = !document.querySelector('[data-testid="stStatusWidget"]');
+  const accept = [...document.querySelectorAll('button')].some(b => b.innerText.includes('Accept all'));
+  return title && title.innerText !== old && accept && idle;
+}"""
