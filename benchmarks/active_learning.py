@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from iesi_nlp.active_learning import build_queue, priority
+from iesi_nlp.active_learning import QueueOptions, build_queue, priority
 from iesi_nlp.codebook import load_codebook
 from iesi_nlp.codebook_prior import CodebookPrior
 from iesi_nlp.corpus import load_corpus
@@ -73,7 +73,21 @@ def evaluate(fitted, codebook, vectors, targets_by_dim, test_rows):
     return scores
 
 
-def run(strategy, codebook, texts, vectors, targets_by_dim, prior, pool, test_rows, seed_rows, batch, options, rng):
+def run(
+    strategy,
+    codebook,
+    texts,
+    vectors,
+    targets_by_dim,
+    prior,
+    pool,
+    test_rows,
+    seed_rows,
+    batch,
+    options,
+    rng,
+    queue_options=None,
+):
     labelled = list(seed_rows)
     remaining = [i for i in pool if i not in set(seed_rows)]
     curve = []
@@ -94,8 +108,8 @@ def run(strategy, codebook, texts, vectors, targets_by_dim, prior, pool, test_ro
                 )
                 for d in codebook.dimensions
             }
-            ranked = priority(scores, codebook, counts, thresholds)
-            picks = [remaining[i] for i in build_queue(vectors[remaining], ranked, batch)]
+            ranked = priority(scores, codebook, counts, thresholds, queue_options)
+            picks = [remaining[i] for i in build_queue(vectors[remaining], ranked, batch, queue_options)]
         labelled += picks
         chosen = set(picks)
         remaining = [i for i in remaining if i not in chosen]
@@ -112,6 +126,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="active learning against random order")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument("--rare-weight", type=float, default=QueueOptions().rare_weight)
+    parser.add_argument("--diversity", type=float, default=QueueOptions().diversity)
+    parser.add_argument("--output", default="active_learning", help="Name of the result files in results/.")
     args = parser.parse_args()
     codebook = load_codebook()
     cases = load_corpus(codebook).labelled
@@ -122,7 +139,13 @@ def main() -> int:
     targets_by_dim = {d.id: dimension_targets(cases, d) for d in codebook.dimensions}
     assert all(len(t.rows) == len(cases) for t in targets_by_dim.values()), "every corpus case is fully coded"
     options = TrainOptions()
-    results = {"batch": args.batch, "held_out": HELD_OUT, "repeats": []}
+    results = {
+        "batch": args.batch,
+        "held_out": HELD_OUT,
+        "rare_weight": args.rare_weight,
+        "diversity": args.diversity,
+        "repeats": [],
+    }
     for repeat in range(args.repeats):
         rng = random.Random(repeat)
         order = list(range(len(cases)))
@@ -151,6 +174,7 @@ def main() -> int:
                 args.batch,
                 options,
                 random.Random(1000 + repeat),
+                QueueOptions(rare_weight=args.rare_weight, diversity=args.diversity),
             )
         needed_by = {
             strategy: {d.id: needed(curve, d.id, TARGET_SHARE * full[d.id]) for d in codebook.dimensions}
@@ -166,8 +190,8 @@ def main() -> int:
         print(f"{d.id:<18} queue {queue:6.1f}  random {rand:6.1f}  ratio {queue / rand:.2f}")
     results["summary"] = summary
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "active_learning.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
-    plot(results, codebook, RESULTS / "active_learning.png")
+    (RESULTS / f"{args.output}.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    plot(results, codebook, RESULTS / f"{args.output}.png")
     return 0
 
 
