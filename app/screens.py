@@ -114,14 +114,15 @@ def filters_from_sidebar(svc: ReviewService) -> ReviewFilters:
 def review_page() -> None:
     svc, annotator = service(), st.session_state["annotator"]
     filters = filters_from_sidebar(svc)
-    queue = svc.queue(svc.cases(filters, annotator), length=10)
+    candidates = svc.cases(filters, annotator)
+    queue = svc.queue(candidates, length=10)
     if not queue:
         st.success("Nothing left to review with these filters.")
         return
     case = queue[0]
     suggestion = svc.suggestions([case])[0]
     st.caption(
-        f"{len(svc.cases(filters, annotator))} cases in this queue · ordered by uncertainty (margin), "
+        f"{len(candidates)} cases in this queue · ordered by uncertainty (margin), "
         "rare labels first, look-alikes spread out"
     )
     st.subheader(case.title or case.id)

@@ -57,11 +57,7 @@ def fit_all(codebook, texts, vectors, targets_by_dim, rows, prior, options):
 
 def proba(fitted, dimension, vectors):
     model, part = fitted[dimension.id]
-    codebook_scores = part.proba(vectors)
-    if model.classifier is None:
-        return codebook_scores, np.full(len(dimension.label_ids), 0.5) if dimension.multi_label else None
-    w = model.supervised_weight
-    return w * model.supervised_proba(vectors) + (1 - w) * codebook_scores, model.thresholds()
+    return model.blend(part.proba(vectors), lambda: vectors), model.thresholds()
 
 
 def evaluate(fitted, codebook, vectors, targets_by_dim, test_rows):

@@ -55,8 +55,7 @@ def code(dimension, texts, vectors, targets, train, test, prior_part, options) -
         if model is None or model.classifier is None:
             scores[name] = scores["codebook"]
             continue
-        w = model.supervised_weight
-        proba = w * model.supervised_proba(build_features("dense", test_vectors, None, None)) + (1 - w) * codebook
+        proba = model.blend(codebook, lambda: build_features("dense", test_vectors, None, None))
         thresholds = model.thresholds() if dimension.multi_label else None
         scores[name] = macro_f1(truth, decide(proba, dimension.multi_label, thresholds))
     return scores

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import sqlite3
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import orjson
 import pandas as pd
@@ -90,16 +92,25 @@ def _annotate(path: str, annotator: str, n: int) -> None:
 
 
 def test_two_annotators_writing_at_once_lose_nothing(store):
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_annotate, args=(str(store.path), who, 150)) for who in ("anna", "ben")]
-    for worker in workers:
-        worker.start()
+    # Separate interpreters (not multiprocessing: after an AppTest run, __main__ is the app script,
+    # which a spawned child would re-run).
+    root = Path(__file__).resolve().parents[1]
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                f"from tests.test_annotation import _annotate; _annotate({str(store.path)!r}, {who!r}, 150)",
+            ],
+            cwd=root,
+        )
+        for who in ("anna", "ben")
+    ]
     threads = [threading.Thread(target=_annotate, args=(str(store.path), f"tab-{k}", 50)) for k in range(3)]
     for thread in threads:
         thread.start()
     for worker in workers:
-        worker.join(timeout=120)
-        assert worker.exitcode == 0
+        assert worker.wait(timeout=120) == 0
     for thread in threads:
         thread.join(timeout=120)
     assert store.count() == 2 * 150 + 3 * 50

@@ -12,7 +12,7 @@ suggestion came from: ``supervised`` (w = 1), ``codebook`` (w = 0) or ``blend``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +59,13 @@ class DimensionModel:
         full[:, columns] = raw
         return full
 
+    def blend(self, codebook: np.ndarray, features: Callable[[], Any]) -> np.ndarray:
+        """``w · supervised + (1 − w) · codebook``; ``features`` builds the classifier's input only when it is used."""
+        if self.classifier is None or self.supervised_weight <= 0:
+            return codebook
+        w = self.supervised_weight
+        return w * self.supervised_proba(features()) + (1 - w) * codebook
+
     def thresholds(self) -> np.ndarray | None:
         """Multi-label decision thresholds, blended like the probabilities (None for single-label)."""
         if not self.multi_label:
@@ -98,14 +105,13 @@ class CodingModel:
     def dimension_proba(self, dimension_id: str, vectors: np.ndarray, texts: Sequence[str], cache: dict) -> np.ndarray:
         """Blended probabilities of every label of one dimension, codebook order."""
         model = self.dimensions[dimension_id]
-        codebook = self.prior.proba(dimension_id, vectors)
-        if model.classifier is None or model.supervised_weight <= 0:
-            return codebook
-        if model.feature_set not in cache:
-            cache[model.feature_set] = build_features(model.feature_set, vectors, texts, self.tfidf)
-        supervised = model.supervised_proba(cache[model.feature_set])
-        w = model.supervised_weight
-        return w * supervised + (1 - w) * codebook
+
+        def features():
+            if model.feature_set not in cache:
+                cache[model.feature_set] = build_features(model.feature_set, vectors, texts, self.tfidf)
+            return cache[model.feature_set]
+
+        return model.blend(self.prior.proba(dimension_id, vectors), features)
 
     def suggest(
         self,

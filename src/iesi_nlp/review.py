@@ -76,7 +76,7 @@ class ReviewService:
 
     @property
     def model_age(self) -> dt.timedelta:
-        created = dt.datetime.fromisoformat(read_card(self.model_dir)["created"])
+        created = dt.datetime.fromisoformat(self.model.card["created"])  # loaded with the model: no disk read per click
         return dt.datetime.now(dt.UTC) - created
 
     # -- cases and suggestions ---------------------------------------------------

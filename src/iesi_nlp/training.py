@@ -181,12 +181,9 @@ def _run_fold(dimension, texts, vectors, targets, feature_set, prior_part, optio
     test_rows = targets.rows[test]
     test_vectors = vectors[test_rows]
     codebook = prior.proba(test_vectors)
-    if model.classifier is None:
-        proba = codebook
-    else:
-        features = build_features(feature_set, test_vectors, [texts[i] for i in test_rows], tfidf)
-        w = model.supervised_weight
-        proba = w * model.supervised_proba(features) + (1 - w) * codebook
+    proba = model.blend(
+        codebook, lambda: build_features(feature_set, test_vectors, [texts[i] for i in test_rows], tfidf)
+    )
     thresholds = model.thresholds() if dimension.multi_label else None
     codebook_thresholds = np.full(len(dimension.label_ids), 0.5) if dimension.multi_label else None
     return (
