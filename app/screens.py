@@ -114,12 +114,18 @@ def filters_from_sidebar(svc: ReviewService) -> ReviewFilters:
 def review_page() -> None:
     svc, annotator = service(), st.session_state["annotator"]
     filters = filters_from_sidebar(svc)
-    candidates = svc.cases(filters, annotator)
-    queue = svc.queue(candidates, length=10)
-    if not queue:
+    # Cases decided in this session are not offered again (with "reviewed by me" or "all", they stay candidates).
+    done = st.session_state.setdefault(DECIDED_THIS_SESSION, set())
+    candidates = [c for c in svc.cases(filters, annotator) if c.id not in done]
+    # The case stays on screen until the annotator decides on it (or it leaves the filters):
+    # picking a label reruns this script, and the queue may have moved since.
+    pinned = {c.id: c for c in candidates}.get(st.session_state.get(CASE_ON_SCREEN))
+    case = pinned or svc.next_case(candidates, annotator)
+    if case is None:
+        svc.release(annotator)
         st.success("Nothing left to review with these filters.")
         return
-    case = queue[0]
+    st.session_state[CASE_ON_SCREEN] = case.id
     suggestion = svc.suggestions([case])[0]
     st.caption(
         f"{len(candidates)} cases in this queue · ordered by uncertainty (margin), "
@@ -188,6 +194,18 @@ def review_page() -> None:
     st.caption("Keys: " + " · ".join(f"{key.title()} {name}" for name, key in SHORTCUT_NAMES.items()))
 
 
+#: Session key of the id of the case on screen.
+CASE_ON_SCREEN = "case-on-screen"
+#: Session key of the ids of the cases decided in this session.
+DECIDED_THIS_SESSION = "decided-this-session"
+
+
+def _next_case(case) -> None:
+    """After a decision on ``case``: take it off the screen and out of this session's queue."""
+    st.session_state.pop(CASE_ON_SCREEN, None)
+    st.session_state.setdefault(DECIDED_THIS_SESSION, set()).add(case.id)
+
+
 #: Button key → keyboard shortcut.
 SHORTCUTS = {"accept-all": "alt+a", "save": "alt+enter", "skip": "alt+s", "flag": "alt+f"}
 SHORTCUT_NAMES = {"accept all": "alt+a", "save and next": "alt+enter", "skip": "alt+s", "flag": "alt+f"}
@@ -203,6 +221,7 @@ def _chosen_labels(svc: ReviewService, case) -> dict[str, list[str]]:
 
 def _accept_all(svc: ReviewService, case, annotator: str, suggestion) -> None:
     svc.accept_all(case, annotator)
+    _next_case(case)
 
 
 def _save(svc: ReviewService, case, annotator: str, suggestion) -> None:
@@ -216,6 +235,7 @@ def _save(svc: ReviewService, case, annotator: str, suggestion) -> None:
         svc.decide(case, annotator, unchanged, Action.ACCEPTED)
     if changed:
         svc.decide(case, annotator, changed, Action.CORRECTED)
+    _next_case(case)
 
 
 def _skip_or_flag(svc: ReviewService, case, annotator: str, suggestion, action: Action) -> None:
@@ -227,6 +247,7 @@ def _skip_or_flag(svc: ReviewService, case, annotator: str, suggestion, action: 
         action,
         comment=comment if action == Action.FLAGGED else None,
     )
+    _next_case(case)
 
 
 def dashboard_page() -> None:

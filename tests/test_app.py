@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from iesi_nlp.annotation import Action, AnnotationStore
+from iesi_nlp.annotation import Action, AnnotationStore, Decision
 from iesi_nlp.codebook import load_codebook
 from iesi_nlp.records import Case
 from iesi_nlp.review import APP_SCRIPT, app_environment
@@ -59,6 +59,24 @@ def test_correcting_a_label_records_a_correction(app_env):
     assert decisions["service_domain"].action == Action.CORRECTED
     assert list(decisions["service_domain"].final_labels) == new
     assert decisions["actors"].action == Action.ACCEPTED
+
+
+def test_the_case_stays_on_screen_until_decided(app_env):
+    at = signed_in()
+    case_id = at.caption[1].value.split(" · ")[0].removeprefix("id ")
+    # Another annotator decides other cases meanwhile: label counts, hence the queue, change.
+    other = store_of(app_env)
+    another = next(c for c in other.cases() if c.id != case_id)
+    other.record(
+        [Decision(another.id, "service_domain", ("migration",), Action.CORRECTED, "ben", ("housing",))]
+    )
+    at.selectbox(key="evidence-dimension").set_value("actors").run()
+    widget = at.multiselect(key=f"{case_id}:actors")
+    widget.set_value(["public", "private"] if widget.value != ["public", "private"] else ["public"]).run()
+    assert at.caption[1].value.startswith(f"id {case_id} ")
+    at.button(key="save").click().run()
+    assert {d.case_id for d in store_of(app_env).decisions() if d.annotator == "anna"} == {case_id}
+    assert not at.caption[1].value.startswith(f"id {case_id} ")
 
 
 def test_skip_and_flag_with_a_comment(app_env):

@@ -22,6 +22,8 @@ from iesi_nlp.review import NEXT_CASE_SHOWN_JS, app_environment, streamlit_comma
 from tests.small_corpus import small_cases
 
 CHROMIUM = "/usr/bin/chromium"
+#: True once Streamlit has finished the current script run.
+APP_IDLE_JS = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("CI"),
@@ -93,6 +95,11 @@ def test_accept_correct_and_retrain_in_a_real_browser(running_app):
         checked = [i for i in range(options.count()) if options.nth(i).is_checked()]
         target = (checked[0] + 1) % options.count()
         radios.locator("label").nth(target).click()
+        # The radio change reruns the script: save only once the choice is shown and the run is over,
+        # or the click may land on the page being replaced.
+        expect(options.nth(target)).to_be_checked(timeout=30_000)
+        page.wait_for_timeout(500)  # Streamlit shows its running indicator only after a moment
+        page.wait_for_function(APP_IDLE_JS, polling="raf", timeout=60_000)
         second_title = main_area.locator("h3").first.inner_text()
         page.get_by_role("button", name="Save my labels").click()
         page.wait_for_function(NEXT_CASE_SHOWN_JS, arg=second_title, polling="raf", timeout=60_000)
@@ -100,7 +107,9 @@ def test_accept_correct_and_retrain_in_a_real_browser(running_app):
         while not any(d.action == Action.CORRECTED for d in store.decisions()) and time.time() < deadline:
             time.sleep(0.5)
         corrected = [d for d in store.decisions() if d.action == Action.CORRECTED]
-        assert corrected and corrected[0].dimension == "ict_innovation" and corrected[0].case_id != accepted_case
+        recorded = [(d.case_id, d.dimension, d.action.value, d.final_labels) for d in store.decisions()[7:]]
+        assert corrected, f"no correction recorded; decisions after the accept: {recorded}"
+        assert corrected[0].dimension == "ict_innovation" and corrected[0].case_id != accepted_case
 
         # The keyboard: Alt+S skips the case on screen.
         page.wait_for_timeout(1500)  # the shortcut listener is installed by a component after the render

@@ -42,6 +42,19 @@ def test_queue_orders_every_unreviewed_case_and_suggests_all_dimensions(service)
     assert [c.id for c in service.cases(ReviewFilters(countries=("FI",), sources=("scraped",)))] == ["r3"]
 
 
+def test_two_annotators_at_once_are_handed_different_cases(service):
+    cases = service.cases()
+    anna = service.next_case(cases, "anna")
+    ben = service.next_case(cases, "ben")
+    assert anna.id != ben.id
+    assert service.next_case(cases, "anna").id == anna.id  # her own claim does not hide the case from her
+    service.release("ben")
+    assert service.next_case(cases, "carl").id in {ben.id, *(c.id for c in cases if c.id != anna.id)}
+    # When everything is on someone else's screen, a second opinion beats an idle annotator.
+    only = [anna]
+    assert service.next_case(only, "dora").id == anna.id
+
+
 def test_decisions_record_the_suggestion_and_move_cases_out_of_todo(service):
     case = service.store.case("r1")
     service.accept_all(case, "anna")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -61,8 +62,14 @@ class ReviewService:
     train_options: TrainOptions = field(default_factory=lambda: TrainOptions(folds=3))
     retrain: RetrainState = field(default_factory=RetrainState)
 
+    #: How long a case shown to one annotator is kept out of the others' queues.
+    claim_minutes: float = 15.0
+
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        # case id -> (annotator, when): the case on each annotator's screen, so that two people
+        # working at once are not handed the same case. In memory: one server serves every tab.
+        self._claims: dict[str, tuple[str, float]] = {}
         self._load_model()
 
     # -- model -------------------------------------------------------------------
@@ -118,6 +125,43 @@ class ReviewService:
                     self._suggestions[case.id] = result
                     self._vectors[case.id] = document.vector
         return [self._suggestions[c.id] for c in cases]
+
+    def claim(self, case: Case, annotator: str) -> None:
+        """Mark ``case`` as on ``annotator``'s screen (one case per annotator at a time)."""
+        with self._lock:
+            for case_id, (holder, _) in list(self._claims.items()):
+                if holder == annotator:
+                    del self._claims[case_id]
+            self._claims[case.id] = (annotator, time.monotonic())
+
+    def release(self, annotator: str) -> None:
+        with self._lock:
+            for case_id, (holder, _) in list(self._claims.items()):
+                if holder == annotator:
+                    del self._claims[case_id]
+
+    def claimed_by_others(self, annotator: str | None) -> set[str]:
+        """Ids of cases on another annotator's screen (claims expire after ``claim_minutes``)."""
+        horizon = time.monotonic() - 60 * self.claim_minutes
+        with self._lock:
+            return {
+                case_id for case_id, (holder, since) in self._claims.items() if holder != annotator and since > horizon
+            }
+
+    def next_case(self, cases: Sequence[Case], annotator: str | None = None) -> Case | None:
+        """The first case of the queue over ``cases`` that no other annotator has on screen, claimed for ``annotator``.
+
+        When every candidate is on someone else's screen, the queue's first case is
+        returned anyway: a second opinion beats an idle annotator.
+        """
+        if not cases:
+            return None
+        taken = self.claimed_by_others(annotator)
+        free = [c for c in cases if c.id not in taken] or list(cases)
+        case = self.queue(free, length=1)[0]
+        if annotator:
+            self.claim(case, annotator)
+        return case
 
     def queue(self, cases: Sequence[Case], length: int = 20, options: QueueOptions | None = None) -> list[Case]:
         """``cases`` in review order: most uncertain first, rare labels boosted, look-alikes spread out."""
@@ -251,11 +295,15 @@ def streamlit_command(host: str, port: int) -> list[str]:
     ]
 
 
-#: For browser automation (tests, latency benchmark): a JavaScript predicate, true once another case's title is on the page, its Accept button is there, and the app is idle.
+#: For browser automation (tests, latency benchmark): a JavaScript predicate, true once another
+#: case's title is on the page, its Accept button is there, the app is idle and no element is
+#: left over from the previous case (Streamlit marks those ``data-stale``; clicking one acts on
+#: the old case).
 NEXT_CASE_SHOWN_JS = """(old) => {
   const main = document.querySelector('[data-testid="stMain"]');
   const title = main && main.querySelector('h3');
   const idle = !document.querySelector('[data-testid="stStatusWidget"]');
+  const fresh = !document.querySelector('[data-stale="true"]');
   const accept = [...document.querySelectorAll('button')].some(b => b.innerText.includes('Accept all'));
-  return title && title.innerText !== old && accept && idle;
+  return title && title.innerText !== old && accept && idle && fresh;
 }"""
