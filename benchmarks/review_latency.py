@@ -51,6 +51,26 @@ def start_app(store: Path, model: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the app did not start")
 
 
+#: Installed before the app loads: timestamps every message the server sends (Streamlit talks over one WebSocket).
+RECORD_FRAMES_JS = """
+window.__frames = [];
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = function (...args) {
+  const socket = new NativeWebSocket(...args);
+  socket.addEventListener('message', () => window.__frames.push(performance.now()));
+  return socket;
+};
+window.WebSocket.prototype = NativeWebSocket.prototype;
+Object.assign(window.WebSocket, NativeWebSocket);
+"""
+
+#: Wraps NEXT_CASE_SHOWN_JS to note, in the page's own clock, when it first held.
+SHOWN_AT_JS = (
+    "(old) => { const shown = (" + NEXT_CASE_SHOWN_JS + ")(old);"
+    " if (shown) { window.__shownAt = performance.now(); } return shown; }"
+)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="review screen latency")
     parser.add_argument("--cases", type=int, default=20)
@@ -66,6 +86,7 @@ def main() -> int:
                     executable_path=CHROMIUM, headless=True, args=["--headless", "--no-sandbox", "--disable-gpu"]
                 )
                 page = browser.new_page(viewport={"width": 1440, "height": 1100})
+                page.add_init_script(RECORD_FRAMES_JS)
                 page.goto(url)
                 page.get_by_label("Your name").fill("anna")
                 page.get_by_role("button", name="Start reviewing").click()
@@ -75,14 +96,21 @@ def main() -> int:
                 page.wait_for_timeout(1000)
                 DOCS.mkdir(exist_ok=True)
                 page.screenshot(path=str(DOCS / "review-screen.png"), full_page=False)
-                timings = []
+                timings, server_parts = [], []
                 for _ in range(args.cases):
                     title = main_area.locator("h3").first.inner_text()
+                    page.evaluate("() => { window.__frames = []; }")
                     started = time.perf_counter()
                     accept.click()
+                    clicked_at = page.evaluate("() => performance.now()") - (time.perf_counter() - started) * 1000
                     # Polled on every animation frame (Playwright's expect() backs off up to a second).
-                    page.wait_for_function(NEXT_CASE_SHOWN_JS, arg=title, polling="raf", timeout=30_000)
+                    page.wait_for_function(SHOWN_AT_JS, arg=title, polling="raf", timeout=30_000)
                     timings.append((time.perf_counter() - started) * 1000)
+                    # The server's part: from the click to the last message of the run, in the page's clock.
+                    frames, shown_at = page.evaluate("() => [window.__frames, window.__shownAt]")
+                    before_shown = [f for f in frames if f <= shown_at]
+                    if before_shown:
+                        server_parts.append(max(before_shown) - clicked_at)
                 page.get_by_role("link", name="Dashboard").click()
                 expect(page.get_by_role("heading", name="Dashboard")).to_be_visible(timeout=60_000)
                 page.wait_for_timeout(1500)  # let the charts draw
@@ -97,6 +125,8 @@ def main() -> int:
         "p90_ms": round(sorted(timings)[int(0.9 * (len(timings) - 1))], 1),
         "max_ms": round(max(timings), 1),
         "all_ms": [round(t, 1) for t in timings],
+        # Click to the run's last message; the rest of each timing is the browser drawing the case.
+        "server_median_ms": round(statistics.median(server_parts), 1) if server_parts else None,
     }
     print(result)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -111,6 +111,7 @@ class AnnotationStore:
         self.codebook = codebook
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._cases_cache: tuple[int, list[Case]] | None = None
         self._connection().executescript(_SCHEMA)  # idempotent; executescript commits itself
 
     # -- connections -----------------------------------------------------------
@@ -150,8 +151,22 @@ class AnnotationStore:
         return after - before
 
     def cases(self) -> list[Case]:
-        rows = self._connection().execute("SELECT record FROM cases ORDER BY rowid")
-        return [Case.model_validate(orjson.loads(record)) for (record,) in rows]
+        # Parsed once per change: the review screen lists the cases several times per click, and
+        # rows are only ever added, so their count identifies the table's state.
+        count = self._connection().execute("SELECT COUNT(*) FROM cases").fetchone()[0]
+        cached = self._cases_cache
+        if cached is None or cached[0] != count:
+            rows = self._connection().execute("SELECT record FROM cases ORDER BY rowid")
+            cached = (count, [Case.model_validate(orjson.loads(record)) for (record,) in rows])
+            self._cases_cache = cached
+        return list(cached[1])
+
+    def version(self) -> tuple[int, int]:
+        """(cases, decisions) stored: both only grow, so this changes whenever anything was written."""
+        connection = self._connection()
+        cases = connection.execute("SELECT COUNT(*) FROM cases").fetchone()[0]
+        decisions = connection.execute("SELECT COALESCE(MAX(seq), 0) FROM decisions").fetchone()[0]
+        return cases, decisions
 
     def case(self, case_id: str) -> Case | None:
         row = self._connection().execute("SELECT record FROM cases WHERE id = ?", [case_id]).fetchone()

@@ -66,7 +66,7 @@ class Dimension:
     definition: str
     labels: tuple[Label, ...]
 
-    @property
+    @cached_property  # read in inner loops (scores per case and label)
     def label_ids(self) -> tuple[str, ...]:
         return tuple(label.id for label in self.labels)
 

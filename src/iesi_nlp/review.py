@@ -70,6 +70,7 @@ class ReviewService:
         # case id -> (annotator, when): the case on each annotator's screen, so that two people
         # working at once are not handed the same case. In memory: one server serves every tab.
         self._claims: dict[str, tuple[str, float]] = {}
+        self._label_counts: tuple[tuple[int, int], dict[str, Counter]] | None = None
         self._load_model()
 
     # -- model -------------------------------------------------------------------
@@ -179,10 +180,16 @@ class ReviewService:
         return [cases[i] for i in build_queue(vectors, ranked, length, options)]
 
     def label_counts(self) -> dict[str, Counter]:
+        """Examples per label in the grown training set (seed plus settled decisions)."""
+        version = self.store.version()
+        cached = self._label_counts
+        if cached is not None and cached[0] == version:
+            return cached[1]
         counts: dict[str, Counter] = {d.id: Counter() for d in self.codebook.dimensions}
         for case in merge_decisions(self.seed, self.store):
             for dimension, labels in case.labels.items():
                 counts.setdefault(dimension, Counter()).update(labels)
+        self._label_counts = (version, counts)
         return counts
 
     # -- decisions ---------------------------------------------------------------
