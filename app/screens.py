@@ -120,6 +120,9 @@ def review_page() -> None:
     # The case stays on screen until the annotator decides on it (or it leaves the filters):
     # picking a label reruns this script, and the queue may have moved since.
     pinned = {c.id: c for c in candidates}.get(st.session_state.get(CASE_ON_SCREEN))
+    if pinned is None and _decided_here(st.session_state.get(CASE_ON_SCREEN)):
+        # Partly decided (one dimension accepted): it has left "not yet reviewed" but stays until finished.
+        pinned = svc.store.case(st.session_state[CASE_ON_SCREEN])
     case = pinned or svc.next_case(candidates, annotator)
     if case is None:
         svc.release(annotator)
@@ -147,11 +150,24 @@ def review_page() -> None:
     ]
     with text_column:
         st.markdown(f'<div class="case-text">{highlight_html(case.text, spans)}</div>', unsafe_allow_html=True)
+    decided_here = _decided_here(case.id)
     with codes_column:
         for dimension in svc.codebook.dimensions:
             scores = suggestion["scores"][dimension.id]
             suggested = suggestion["labels"][dimension.id]
-            st.markdown(f"**{dimension.name}** · _{suggestion['source'][dimension.id]}_")
+            decided = dimension.id in decided_here
+            heading, action = st.columns([4, 1], vertical_alignment="center")
+            heading.markdown(f"**{dimension.name}** · _{suggestion['source'][dimension.id]}_")
+            if decided:
+                action.markdown(":green[saved ✓]")
+            else:
+                action.button(
+                    "Accept",
+                    key=f"{case.id}:{dimension.id}:accept",
+                    on_click=_accept_dimension,
+                    args=(svc, case, annotator, suggestion, dimension.id),
+                    help=f"Accept the suggestion for {dimension.name} only",
+                )
             for label in suggested:
                 st.progress(float(scores[label]), text=f"{label} {scores[label]:.2f}")
             names = {label.id: f"{label.id} — {label.name}" for label in dimension.labels}
@@ -167,6 +183,7 @@ def review_page() -> None:
                     key=key,
                     format_func=names.get,
                     help=definitions,
+                    disabled=decided,
                 )
             else:
                 st.radio(
@@ -177,6 +194,7 @@ def review_page() -> None:
                     format_func=names.get,
                     horizontal=True,
                     help=definitions,
+                    disabled=decided,
                 )
     st.text_input("Comment (for a flag)", key=f"{case.id}:comment")
     error = st.session_state.pop("review-error", None)
@@ -200,9 +218,15 @@ CASE_ON_SCREEN = "case-on-screen"
 DECIDED_THIS_SESSION = "decided-this-session"
 
 
+def _decided_here(case_id: str | None) -> set[str]:
+    """Dimensions of ``case_id`` already decided on this screen (one-dimension accepts)."""
+    return st.session_state.setdefault(f"decided-dimensions:{case_id}", set()) if case_id else set()
+
+
 def _next_case(case) -> None:
     """After a decision on ``case``: take it off the screen and out of this session's queue."""
     st.session_state.pop(CASE_ON_SCREEN, None)
+    st.session_state.pop(f"decided-dimensions:{case.id}", None)
     st.session_state.setdefault(DECIDED_THIS_SESSION, set()).add(case.id)
 
 
@@ -211,16 +235,28 @@ SHORTCUTS = {"accept-all": "alt+a", "save": "alt+enter", "skip": "alt+s", "flag"
 SHORTCUT_NAMES = {"accept all": "alt+a", "save and next": "alt+enter", "skip": "alt+s", "flag": "alt+f"}
 
 
+def _open_dimensions(svc: ReviewService, case) -> list[str]:
+    decided = _decided_here(case.id)
+    return [d for d in svc.codebook.dimension_ids if d not in decided]
+
+
 def _chosen_labels(svc: ReviewService, case) -> dict[str, list[str]]:
     final = {}
-    for dimension in svc.codebook.dimensions:
-        value = st.session_state.get(f"{case.id}:{dimension.id}")
-        final[dimension.id] = list(value) if isinstance(value, list) else ([value] if value else [])
+    for dimension in _open_dimensions(svc, case):
+        value = st.session_state.get(f"{case.id}:{dimension}")
+        final[dimension] = list(value) if isinstance(value, list) else ([value] if value else [])
     return final
 
 
+def _accept_dimension(svc: ReviewService, case, annotator: str, suggestion, dimension: str) -> None:
+    svc.decide(case, annotator, {dimension: list(suggestion["labels"][dimension])}, Action.ACCEPTED)
+    _decided_here(case.id).add(dimension)
+    if not _open_dimensions(svc, case):
+        _next_case(case)
+
+
 def _accept_all(svc: ReviewService, case, annotator: str, suggestion) -> None:
-    svc.accept_all(case, annotator)
+    svc.decide(case, annotator, {d: list(suggestion["labels"][d]) for d in _open_dimensions(svc, case)}, Action.ACCEPTED)
     _next_case(case)
 
 
@@ -243,7 +279,7 @@ def _skip_or_flag(svc: ReviewService, case, annotator: str, suggestion, action: 
     svc.decide(
         case,
         annotator,
-        {d.id: [] for d in svc.codebook.dimensions},
+        {d: [] for d in _open_dimensions(svc, case)},
         action,
         comment=comment if action == Action.FLAGGED else None,
     )

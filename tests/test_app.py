@@ -47,6 +47,21 @@ def test_accept_all_records_every_dimension(app_env):
     assert at.subheader[0].value != first  # the next case is shown
 
 
+def test_accepting_one_dimension_keeps_the_case_until_the_rest_is_decided(app_env):
+    at = signed_in()
+    case_id = at.caption[1].value.split(" · ")[0].removeprefix("id ")
+    at.button(key=f"{case_id}:actors:accept").click().run()
+    assert not at.exception, at.exception
+    decisions = store_of(app_env).decisions()
+    assert [(d.case_id, d.dimension, d.action) for d in decisions] == [(case_id, "actors", Action.ACCEPTED)]
+    assert at.caption[1].value.startswith(f"id {case_id} ")  # still on screen, though no longer "not yet reviewed"
+    assert at.multiselect(key=f"{case_id}:actors").disabled
+    at.button(key="accept-all").click().run()
+    decisions = store_of(app_env).decisions(case_id=case_id)
+    assert sorted(d.dimension for d in decisions) == sorted(load_codebook().dimension_ids)  # each exactly once
+    assert not at.caption[1].value.startswith(f"id {case_id} ")
+
+
 def test_correcting_a_label_records_a_correction(app_env):
     at = signed_in()
     case_id = at.caption[1].value.split(" · ")[0].removeprefix("id ")
