@@ -256,7 +256,9 @@ def _accept_dimension(svc: ReviewService, case, annotator: str, suggestion, dime
 
 
 def _accept_all(svc: ReviewService, case, annotator: str, suggestion) -> None:
-    svc.decide(case, annotator, {d: list(suggestion["labels"][d]) for d in _open_dimensions(svc, case)}, Action.ACCEPTED)
+    svc.decide(
+        case, annotator, {d: list(suggestion["labels"][d]) for d in _open_dimensions(svc, case)}, Action.ACCEPTED
+    )
     _next_case(case)
 
 

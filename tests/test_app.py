@@ -82,9 +82,7 @@ def test_the_case_stays_on_screen_until_decided(app_env):
     # Another annotator decides other cases meanwhile: label counts, hence the queue, change.
     other = store_of(app_env)
     another = next(c for c in other.cases() if c.id != case_id)
-    other.record(
-        [Decision(another.id, "service_domain", ("migration",), Action.CORRECTED, "ben", ("housing",))]
-    )
+    other.record([Decision(another.id, "service_domain", ("migration",), Action.CORRECTED, "ben", ("housing",))])
     at.selectbox(key="evidence-dimension").set_value("actors").run()
     widget = at.multiselect(key=f"{case_id}:actors")
     widget.set_value(["public", "private"] if widget.value != ["public", "private"] else ["public"]).run()
