@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from iesi_nlp.active_learning import QueueOptions, build_queue, priority
+from iesi_nlp.active_learning import QueueOptions, build_queue, dimension_uncertainty, priority
 from iesi_nlp.codebook import load_codebook
 from iesi_nlp.codebook_prior import CodebookPrior
 from iesi_nlp.corpus import load_corpus
@@ -83,6 +83,7 @@ def run(
     options,
     rng,
     queue_options=None,
+    kind="margin",
 ):
     labelled = list(seed_rows)
     remaining = [i for i in pool if i not in set(seed_rows)]
@@ -104,11 +105,55 @@ def run(
                 )
                 for d in codebook.dimensions
             }
-            ranked = priority(scores, codebook, counts, thresholds, queue_options)
-            picks = [remaining[i] for i in build_queue(vectors[remaining], ranked, batch, queue_options)]
+            chosen_rows = pick_batch(
+                kind, scores, thresholds, counts, codebook, vectors[remaining], batch, queue_options
+            )
+            picks = [remaining[i] for i in chosen_rows]
         labelled += picks
         chosen = set(picks)
         remaining = [i for i in remaining if i not in chosen]
+
+
+#: Queue strategies compared; ``margin`` is the product's (iesi_nlp.active_learning), the others are
+#: alternatives measured against it.
+QUEUE_KINDS = ("margin", "max", "density", "badge")
+
+
+def pick_batch(kind, scores, thresholds, counts, codebook, vectors, batch, queue_options):
+    """Indices (into ``vectors``) of the next ``batch`` cases to review under strategy ``kind``."""
+    if kind == "margin":
+        ranked = priority(scores, codebook, counts, thresholds, queue_options)
+        return build_queue(vectors, ranked, batch, queue_options)
+    per_dimension = np.array(
+        [dimension_uncertainty(scores[d.id], d.multi_label, thresholds.get(d.id)) for d in codebook.dimensions]
+    )
+    if kind == "max":  # the most uncertain dimension, not the mean
+        return build_queue(vectors, per_dimension.max(axis=0), batch, queue_options)
+    if kind == "density":  # information density: uncertainty times mean similarity to the pool
+        density = np.clip((vectors @ vectors.T).mean(axis=1), 1e-6, None)
+        return build_queue(vectors, per_dimension.mean(axis=0) * density / density.max(), batch, queue_options)
+    if kind == "badge":  # k-means++ seeding on gradient embeddings (Ash et al. 2020), all dimensions
+        parts = []
+        for d in codebook.dimensions:
+            p = np.asarray(scores[d.id], dtype=float)
+            if d.multi_label:
+                t = thresholds.get(d.id)
+                predicted = (p >= (0.5 if t is None else np.asarray(t))).astype(float)
+            else:
+                predicted = np.eye(p.shape[1])[np.argmax(p, axis=1)]
+            parts.append(((p - predicted)[:, :, None] * vectors[:, None, :]).reshape(len(vectors), -1))
+        gradients = np.concatenate(parts, axis=1)
+        rng = np.random.default_rng(len(vectors))
+        chosen = [int(np.argmax((gradients**2).sum(axis=1)))]
+        distance = ((gradients - gradients[chosen[0]]) ** 2).sum(axis=1)
+        while len(chosen) < min(batch, len(vectors)):
+            total = distance.sum()
+            pick = int(rng.choice(len(distance), p=distance / total if total > 0 else None))
+            if pick not in chosen:
+                chosen.append(pick)
+                distance = np.minimum(distance, ((gradients - gradients[pick]) ** 2).sum(axis=1))
+        return chosen
+    raise ValueError(f"unknown queue strategy {kind!r}; choose from {', '.join(QUEUE_KINDS)}")
 
 
 def needed(curve, dimension_id, target):
@@ -124,6 +169,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--rare-weight", type=float, default=QueueOptions().rare_weight)
     parser.add_argument("--diversity", type=float, default=QueueOptions().diversity)
+    parser.add_argument("--queue", choices=QUEUE_KINDS, default="margin", help="Queue strategy to compare with random.")
     parser.add_argument("--output", default="active_learning", help="Name of the result files in results/.")
     args = parser.parse_args()
     codebook = load_codebook()
@@ -140,6 +186,7 @@ def main() -> int:
         "held_out": HELD_OUT,
         "rare_weight": args.rare_weight,
         "diversity": args.diversity,
+        "queue": args.queue,
         "repeats": [],
     }
     for repeat in range(args.repeats):
@@ -171,6 +218,7 @@ def main() -> int:
                 options,
                 random.Random(1000 + repeat),
                 QueueOptions(rare_weight=args.rare_weight, diversity=args.diversity),
+                args.queue,
             )
         needed_by = {
             strategy: {d.id: needed(curve, d.id, TARGET_SHARE * full[d.id]) for d in codebook.dimensions}

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from tests.benchmarks_path import BENCHMARKS, load_benchmark
 
@@ -45,3 +46,25 @@ def test_external_labels_map_as_the_spec_says():
 def test_benchmark_inputs_come_from_the_bundled_pool():
     texts = load_benchmark("_texts").texts_of_words(3, 200, seed=0)
     assert len(set(texts)) == 3 and all(190 <= len(t.split()) <= 320 for t in texts)
+
+
+@pytest.mark.parametrize("kind", ["margin", "max", "density", "badge"])
+def test_every_compared_queue_strategy_picks_a_batch_of_distinct_cases(kind):
+    import numpy as np
+
+    from iesi_nlp.active_learning import QueueOptions
+    from iesi_nlp.codebook import load_codebook
+
+    active_learning = load_benchmark("active_learning")
+    codebook = load_codebook()
+    rng = np.random.default_rng(0)
+    n = 40
+    scores = {}
+    for d in codebook.dimensions:
+        raw = rng.random((n, len(d.label_ids)))
+        scores[d.id] = raw if d.multi_label else raw / raw.sum(axis=1, keepdims=True)
+    thresholds = {d.id: np.full(len(d.label_ids), 0.5) if d.multi_label else None for d in codebook.dimensions}
+    vectors = rng.normal(size=(n, 16))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    picks = active_learning.pick_batch(kind, scores, thresholds, {}, codebook, vectors, 10, QueueOptions())
+    assert len(picks) == 10 and len(set(picks)) == 10 and all(0 <= i < n for i in picks)
