@@ -14,6 +14,7 @@ Configured by environment variables (``iesi-nlp review`` will set them):
 from __future__ import annotations
 
 import hmac
+import html
 import os
 from pathlib import Path
 
@@ -157,7 +158,8 @@ def review_page() -> None:
             suggested = suggestion["labels"][dimension.id]
             decided = dimension.id in decided_here
             heading, action = st.columns([4, 1], vertical_alignment="center")
-            heading.markdown(f"**{dimension.name}** · _{suggestion['source'][dimension.id]}_")
+            # Name, source and confidence bars in one element: a page of fewer elements redraws faster.
+            heading.html(confidence_html(dimension.name, suggestion["source"][dimension.id], suggested, scores))
             if decided:
                 action.markdown(":green[saved ✓]")
             else:
@@ -168,8 +170,6 @@ def review_page() -> None:
                     args=(svc, case, annotator, suggestion, dimension.id),
                     help=f"Accept the suggestion for {dimension.name} only",
                 )
-            for label in suggested:
-                st.progress(float(scores[label]), text=f"{label} {scores[label]:.2f}")
             names = {label.id: f"{label.id} — {label.name}" for label in dimension.labels}
             # The codebook's definitions sit in the widget's help tooltip: at hand, without
             # rendering seven expanders of text on every case.
@@ -210,6 +210,20 @@ def review_page() -> None:
     # With Alt, so that typing a comment never triggers them.
     add_shortcuts(**SHORTCUTS)
     st.caption("Keys: " + " · ".join(f"{key.title()} {name}" for name, key in SHORTCUT_NAMES.items()))
+
+
+def confidence_html(name: str, source: str, labels, scores) -> str:
+    """A dimension's heading with one confidence bar per suggested label (escaped HTML)."""
+    rows = "".join(
+        f'<div style="display:flex;align-items:center;gap:.5em;font-size:.85em">'
+        f'<span style="flex:0 0 45%">{html.escape(label)}</span>'
+        f'<span style="flex:1;background:#e6e9ef;border-radius:3px;height:.55em">'
+        f'<span style="display:block;width:{100 * float(scores[label]):.0f}%;height:100%;'
+        f'background:#4c78a8;border-radius:3px"></span></span>'
+        f"<span>{float(scores[label]):.2f}</span></div>"
+        for label in labels
+    )
+    return f"<div><b>{html.escape(name)}</b> · <i>{html.escape(source)}</i></div>{rows}"
 
 
 #: Session key of the id of the case on screen.
