@@ -153,23 +153,24 @@ def review_page() -> None:
         st.markdown(f'<div class="case-text">{highlight_html(case.text, spans)}</div>', unsafe_allow_html=True)
     decided_here = _decided_here(case.id)
     with codes_column:
+        # One click accepts one dimension: a single row of chips rather than seven buttons,
+        # which would double the elements the browser redraws for every case.
+        st.pills(
+            "Accept one dimension",
+            [d for d in svc.codebook.dimension_ids if d not in decided_here],
+            key=f"{case.id}:accept-one",
+            format_func=lambda d: svc.codebook.dimension(d).name,
+            on_change=_accept_picked,
+            args=(svc, case, annotator, suggestion),
+        )
         for dimension in svc.codebook.dimensions:
             scores = suggestion["scores"][dimension.id]
             suggested = suggestion["labels"][dimension.id]
             decided = dimension.id in decided_here
-            heading, action = st.columns([4, 1], vertical_alignment="center")
             # Name, source and confidence bars in one element: a page of fewer elements redraws faster.
-            heading.html(confidence_html(dimension.name, suggestion["source"][dimension.id], suggested, scores))
-            if decided:
-                action.markdown(":green[saved ✓]")
-            else:
-                action.button(
-                    "Accept",
-                    key=f"{case.id}:{dimension.id}:accept",
-                    on_click=_accept_dimension,
-                    args=(svc, case, annotator, suggestion, dimension.id),
-                    help=f"Accept the suggestion for {dimension.name} only",
-                )
+            st.html(
+                confidence_html(dimension.name, suggestion["source"][dimension.id], suggested, scores, saved=decided)
+            )
             names = {label.id: f"{label.id} — {label.name}" for label in dimension.labels}
             # The codebook's definitions sit in the widget's help tooltip: at hand, without
             # rendering seven expanders of text on every case.
@@ -212,7 +213,7 @@ def review_page() -> None:
     st.caption("Keys: " + " · ".join(f"{key.title()} {name}" for name, key in SHORTCUT_NAMES.items()))
 
 
-def confidence_html(name: str, source: str, labels, scores) -> str:
+def confidence_html(name: str, source: str, labels, scores, saved: bool = False) -> str:
     """A dimension's heading with one confidence bar per suggested label (escaped HTML)."""
     rows = "".join(
         f'<div style="display:flex;align-items:center;gap:.5em;font-size:.85em">'
@@ -223,7 +224,8 @@ def confidence_html(name: str, source: str, labels, scores) -> str:
         f"<span>{float(scores[label]):.2f}</span></div>"
         for label in labels
     )
-    return f"<div><b>{html.escape(name)}</b> · <i>{html.escape(source)}</i></div>{rows}"
+    mark = ' · <span style="color:#21843d">saved ✓</span>' if saved else ""
+    return f"<div><b>{html.escape(name)}</b> · <i>{html.escape(source)}</i>{mark}</div>{rows}"
 
 
 #: Session key of the id of the case on screen.
@@ -267,6 +269,15 @@ def _accept_dimension(svc: ReviewService, case, annotator: str, suggestion, dime
     _decided_here(case.id).add(dimension)
     if not _open_dimensions(svc, case):
         _next_case(case)
+
+
+def _accept_picked(svc: ReviewService, case, annotator: str, suggestion) -> None:
+    """The "Accept one dimension" chips: accept the one clicked, then clear the choice."""
+    key = f"{case.id}:accept-one"
+    dimension = st.session_state.get(key)
+    if dimension:
+        st.session_state[key] = None
+        _accept_dimension(svc, case, annotator, suggestion, dimension)
 
 
 def _accept_all(svc: ReviewService, case, annotator: str, suggestion) -> None:
