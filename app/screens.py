@@ -137,6 +137,17 @@ def review_page() -> None:
     )
     st.subheader(case.title or case.id)
     st.caption(f"id {case.id} · {case.language or '?'} · {case.country or '?'} · {case.source or '?'}")
+    decided_here = _decided_here(case.id)
+    # One click accepts one dimension: a single row of chips rather than seven buttons,
+    # which would double the elements the browser redraws for every case.
+    st.pills(
+        "Accept one dimension",
+        [d for d in svc.codebook.dimension_ids if d not in decided_here],
+        key=f"{case.id}:accept-one",
+        format_func=lambda d: svc.codebook.dimension(d).name,
+        on_change=_accept_picked,
+        args=(svc, case, annotator, suggestion),
+    )
     text_column, codes_column = st.columns([3, 2])
     with text_column:
         # One dimension's evidence at a time: all of them together would mark most of the text.
@@ -151,18 +162,7 @@ def review_page() -> None:
     ]
     with text_column:
         st.markdown(f'<div class="case-text">{highlight_html(case.text, spans)}</div>', unsafe_allow_html=True)
-    decided_here = _decided_here(case.id)
     with codes_column:
-        # One click accepts one dimension: a single row of chips rather than seven buttons,
-        # which would double the elements the browser redraws for every case.
-        st.pills(
-            "Accept one dimension",
-            [d for d in svc.codebook.dimension_ids if d not in decided_here],
-            key=f"{case.id}:accept-one",
-            format_func=lambda d: svc.codebook.dimension(d).name,
-            on_change=_accept_picked,
-            args=(svc, case, annotator, suggestion),
-        )
         for dimension in svc.codebook.dimensions:
             scores = suggestion["scores"][dimension.id]
             suggested = suggestion["labels"][dimension.id]

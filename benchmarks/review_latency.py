@@ -3,7 +3,8 @@
 Starts the real app on the bundled pool with ``models/default`` (run ``iesi-nlp
 quickstart`` first, so the pool's embeddings are cached), signs in in headless
 Chromium, and accepts N cases in a row. Each measurement runs from the click to
-the moment the next case's title and its "Accept all" button are on the page.
+the moment the next case's title and its "Accept all" button are on the page, the
+app is idle and no element of the previous case is left (``NEXT_CASE_SHOWN_JS``).
 Goal: under 300 ms with cached embeddings. Also writes the two README screenshots
 (review screen and dashboard) to ``docs/``.
 
@@ -96,7 +97,7 @@ def main() -> int:
                 page.wait_for_timeout(1000)
                 DOCS.mkdir(exist_ok=True)
                 page.screenshot(path=str(DOCS / "review-screen.png"), full_page=False)
-                timings, server_parts = [], []
+                timings, last_messages = [], []
                 for _ in range(args.cases):
                     title = main_area.locator("h3").first.inner_text()
                     page.evaluate("() => { window.__frames = []; }")
@@ -106,11 +107,11 @@ def main() -> int:
                     # Polled on every animation frame (Playwright's expect() backs off up to a second).
                     page.wait_for_function(SHOWN_AT_JS, arg=title, polling="raf", timeout=30_000)
                     timings.append((time.perf_counter() - started) * 1000)
-                    # The server's part: from the click to the last message of the run, in the page's clock.
+                    # From the click to the run's last message, in the page's clock.
                     frames, shown_at = page.evaluate("() => [window.__frames, window.__shownAt]")
                     before_shown = [f for f in frames if f <= shown_at]
                     if before_shown:
-                        server_parts.append(max(before_shown) - clicked_at)
+                        last_messages.append(max(before_shown) - clicked_at)
                 page.get_by_role("link", name="Dashboard").click()
                 expect(page.get_by_role("heading", name="Dashboard")).to_be_visible(timeout=60_000)
                 page.wait_for_timeout(1500)  # let the charts draw
@@ -125,8 +126,9 @@ def main() -> int:
         "p90_ms": round(sorted(timings)[int(0.9 * (len(timings) - 1))], 1),
         "max_ms": round(max(timings), 1),
         "all_ms": [round(t, 1) for t in timings],
-        # Click to the run's last message; the rest of each timing is the browser drawing the case.
-        "server_median_ms": round(statistics.median(server_parts), 1) if server_parts else None,
+        # Click to the run's last message, stamped on the page's main thread: it includes the
+        # browser's work on the earlier messages, so it is not the server's time alone.
+        "last_message_median_ms": round(statistics.median(last_messages), 1) if last_messages else None,
     }
     print(result)
     RESULTS.mkdir(parents=True, exist_ok=True)

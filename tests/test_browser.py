@@ -90,7 +90,8 @@ def test_accept_correct_and_retrain_in_a_real_browser(running_app):
 
         # Correct the next case: pick another ICT-innovation type than the one suggested.
         expect(page.get_by_role("button", name="Save my labels")).to_be_visible(timeout=60_000)
-        radios = page.get_by_test_id("stMain").get_by_role("radiogroup").first  # not the sidebar's filter
+        # The first dimension (ICT-enabled innovation) is single-label: its radio group comes first.
+        radios = page.get_by_test_id("stMain").get_by_role("radiogroup", name="Your label").first
         options = radios.get_by_role("radio")
         checked = [i for i in range(options.count()) if options.nth(i).is_checked()]
         target = (checked[0] + 1) % options.count()
