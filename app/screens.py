@@ -264,8 +264,8 @@ def _chosen_labels(svc: ReviewService, case) -> dict[str, list[str]]:
     return final
 
 
-def _accept_dimension(svc: ReviewService, case, annotator: str, suggestion, dimension: str) -> None:
-    svc.decide(case, annotator, {dimension: list(suggestion["labels"][dimension])}, Action.ACCEPTED)
+def _accept_dimension(svc: ReviewService, case, annotator: str, dimension: str) -> None:
+    svc.accept_all(case, annotator, [dimension])
     _decided_here(case.id).add(dimension)
     if not _open_dimensions(svc, case):
         _next_case(case)
@@ -277,13 +277,11 @@ def _accept_picked(svc: ReviewService, case, annotator: str, suggestion) -> None
     dimension = st.session_state.get(key)
     if dimension:
         st.session_state[key] = None
-        _accept_dimension(svc, case, annotator, suggestion, dimension)
+        _accept_dimension(svc, case, annotator, dimension)
 
 
 def _accept_all(svc: ReviewService, case, annotator: str, suggestion) -> None:
-    svc.decide(
-        case, annotator, {d: list(suggestion["labels"][d]) for d in _open_dimensions(svc, case)}, Action.ACCEPTED
-    )
+    svc.accept_all(case, annotator, _open_dimensions(svc, case))
     _next_case(case)
 
 

@@ -112,6 +112,7 @@ class AnnotationStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._cases_cache: tuple[int, list[Case]] | None = None
+        self._decisions_cache: tuple[int, list[Decision]] = (0, [])
         self._connection().executescript(_SCHEMA)  # idempotent; executescript commits itself
 
     # -- connections -----------------------------------------------------------
@@ -223,8 +224,14 @@ class AnnotationStore:
             decision.comment,
         )
 
+    _DECISION_COLUMNS = (
+        "seq, case_id, dimension, suggested_labels, suggested_scores, model_id,"
+        " final_labels, action, annotator, decided_at, comment"
+    )
+
     def decisions(self, case_id: str | None = None, annotator: str | None = None) -> list[Decision]:
-        query = "SELECT seq, case_id, dimension, suggested_labels, suggested_scores, model_id, final_labels, action, annotator, decided_at, comment FROM decisions"
+        if case_id is None and annotator is None:
+            return self._all_decisions()
         clauses, params = [], []
         if case_id is not None:
             clauses.append("case_id = ?")
@@ -232,25 +239,39 @@ class AnnotationStore:
         if annotator is not None:
             clauses.append("annotator = ?")
             params.append(annotator)
-        if clauses:
-            query += " WHERE " + " AND ".join(clauses)
-        rows = self._connection().execute(query + " ORDER BY seq", params)
-        return [
-            Decision(
-                case_id=r[1],
-                dimension=r[2],
-                suggested_labels=tuple(orjson.loads(r[3])),
-                suggested_scores=orjson.loads(r[4]),
-                model_id=r[5],
-                final_labels=tuple(orjson.loads(r[6])),
-                action=Action(r[7]),
-                annotator=r[8],
-                decided_at=r[9],
-                comment=r[10],
-                seq=r[0],
-            )
-            for r in rows
-        ]
+        rows = self._connection().execute(
+            f"SELECT {self._DECISION_COLUMNS} FROM decisions WHERE {' AND '.join(clauses)} ORDER BY seq", params
+        )
+        return [self._decision(row) for row in rows]
+
+    def _all_decisions(self) -> list[Decision]:
+        # The screen reads every decision several times per click. Rows are only ever appended
+        # (sequence numbers grow), so only the rows after the last one seen are read and parsed.
+        last_seq, known = self._decisions_cache
+        rows = self._connection().execute(
+            f"SELECT {self._DECISION_COLUMNS} FROM decisions WHERE seq > ? ORDER BY seq", [last_seq]
+        )
+        new = [self._decision(row) for row in rows]
+        if new:
+            known = known + new
+            self._decisions_cache = (new[-1].seq, known)
+        return list(known)
+
+    @staticmethod
+    def _decision(r: tuple) -> Decision:
+        return Decision(
+            case_id=r[1],
+            dimension=r[2],
+            suggested_labels=tuple(orjson.loads(r[3])),
+            suggested_scores=orjson.loads(r[4]),
+            model_id=r[5],
+            final_labels=tuple(orjson.loads(r[6])),
+            action=Action(r[7]),
+            annotator=r[8],
+            decided_at=r[9],
+            comment=r[10],
+            seq=r[0],
+        )
 
     def count(self) -> int:
         return self._connection().execute("SELECT COUNT(*) FROM decisions").fetchone()[0]

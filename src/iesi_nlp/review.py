@@ -67,7 +67,7 @@ class ReviewService:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        # case id -> (annotator, when): the case on each annotator's screen, so that two people
+        # annotator -> (case id, when): the case on each annotator's screen, so that two people
         # working at once are not handed the same case. In memory: one server serves every tab.
         self._claims: dict[str, tuple[str, float]] = {}
         self._label_counts: tuple[tuple[int, int], dict[str, Counter]] | None = None
@@ -130,23 +130,18 @@ class ReviewService:
     def claim(self, case: Case, annotator: str) -> None:
         """Mark ``case`` as on ``annotator``'s screen (one case per annotator at a time)."""
         with self._lock:
-            for case_id, (holder, _) in list(self._claims.items()):
-                if holder == annotator:
-                    del self._claims[case_id]
-            self._claims[case.id] = (annotator, time.monotonic())
+            self._claims[annotator] = (case.id, time.monotonic())
 
     def release(self, annotator: str) -> None:
         with self._lock:
-            for case_id, (holder, _) in list(self._claims.items()):
-                if holder == annotator:
-                    del self._claims[case_id]
+            self._claims.pop(annotator, None)
 
     def claimed_by_others(self, annotator: str | None) -> set[str]:
         """Ids of cases on another annotator's screen (claims expire after ``claim_minutes``)."""
         horizon = time.monotonic() - 60 * self.claim_minutes
         with self._lock:
             return {
-                case_id for case_id, (holder, since) in self._claims.items() if holder != annotator and since > horizon
+                case_id for holder, (case_id, since) in self._claims.items() if holder != annotator and since > horizon
             }
 
     def next_case(self, cases: Sequence[Case], annotator: str | None = None) -> Case | None:
@@ -223,9 +218,11 @@ class ReviewService:
             self.start_retraining()
         return sequence
 
-    def accept_all(self, case: Case, annotator: str) -> list[int]:
-        suggestion = self.suggestions([case])[0]
-        return self.decide(case, annotator, dict(suggestion["labels"]), Action.ACCEPTED)
+    def accept_all(self, case: Case, annotator: str, dimensions: Sequence[str] | None = None) -> list[int]:
+        """Accept the suggestion on ``dimensions`` (default: every dimension)."""
+        labels = self.suggestions([case])[0]["labels"]
+        chosen = labels if dimensions is None else {d: labels[d] for d in dimensions}
+        return self.decide(case, annotator, {d: list(v) for d, v in chosen.items()}, Action.ACCEPTED)
 
     # -- retraining ----------------------------------------------------------------
 
