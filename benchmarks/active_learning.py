@@ -19,33 +19,38 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import orjson
+import pandas as pd
 
 from iesi_nlp.active_learning import QueueOptions, build_queue, dimension_uncertainty, priority
 from iesi_nlp.codebook import load_codebook
 from iesi_nlp.codebook_prior import CodebookPrior
 from iesi_nlp.corpus import load_corpus
 from iesi_nlp.model import decide
+from iesi_nlp.records import Case
 from iesi_nlp.training import Targets, TrainOptions, dimension_targets, fit_dimension, macro_f1
 from iesi_nlp.workflow import cached_embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 HELD_OUT = 100
+#: Of the ~740 real texts with one mapped domain (``--pool shared``).
+SHARED_HELD_OUT = 200
 SEED_CASES = 20
 TARGET_SHARE = 0.95
 
 
-def fit_all(codebook, texts, vectors, targets_by_dim, rows, prior, options):
+def fit_all(dimensions, texts, vectors, targets_by_dim, rows, prior, options):
     """Per dimension: (model, fitted prior part) trained on ``rows`` (indices into the cases)."""
     import copy
 
     fitted = {}
-    for dimension in codebook.dimensions:
+    for dimension in dimensions:
         targets = targets_by_dim[dimension.id]
         train = Targets(np.asarray(rows), targets.matrix[rows])
         part = copy.deepcopy(prior.dimensions[dimension.id])
@@ -60,9 +65,9 @@ def proba(fitted, dimension, vectors):
     return model.blend(part.proba(vectors), lambda: vectors), model.thresholds()
 
 
-def evaluate(fitted, codebook, vectors, targets_by_dim, test_rows):
+def evaluate(fitted, dimensions, vectors, targets_by_dim, test_rows):
     scores = {}
-    for dimension in codebook.dimensions:
+    for dimension in dimensions:
         p, thresholds = proba(fitted, dimension, vectors[test_rows])
         chosen = decide(p, dimension.multi_label, thresholds)
         scores[dimension.id] = macro_f1(targets_by_dim[dimension.id].matrix[test_rows], chosen)
@@ -72,6 +77,7 @@ def evaluate(fitted, codebook, vectors, targets_by_dim, test_rows):
 def run(
     strategy,
     codebook,
+    dimensions,
     texts,
     vectors,
     targets_by_dim,
@@ -89,21 +95,21 @@ def run(
     remaining = [i for i in pool if i not in set(seed_rows)]
     curve = []
     while True:
-        fitted = fit_all(codebook, texts, vectors, targets_by_dim, labelled, prior, options)
-        curve.append((len(labelled), evaluate(fitted, codebook, vectors, targets_by_dim, test_rows)))
+        fitted = fit_all(dimensions, texts, vectors, targets_by_dim, labelled, prior, options)
+        curve.append((len(labelled), evaluate(fitted, dimensions, vectors, targets_by_dim, test_rows)))
         if not remaining:
             return curve
         if strategy == "random":
             picks = rng.sample(remaining, min(batch, len(remaining)))
         else:
             scores, thresholds = {}, {}
-            for dimension in codebook.dimensions:
+            for dimension in dimensions:
                 scores[dimension.id], thresholds[dimension.id] = proba(fitted, dimension, vectors[remaining])
             counts = {
                 d.id: Counter(
                     {label: int(targets_by_dim[d.id].matrix[labelled, j].sum()) for j, label in enumerate(d.label_ids)}
                 )
-                for d in codebook.dimensions
+                for d in dimensions
             }
             chosen_rows = pick_batch(
                 kind, scores, thresholds, counts, codebook, vectors[remaining], batch, queue_options
@@ -124,8 +130,9 @@ def pick_batch(kind, scores, thresholds, counts, codebook, vectors, batch, queue
     if kind == "margin":
         ranked = priority(scores, codebook, counts, thresholds, queue_options)
         return build_queue(vectors, ranked, batch, queue_options)
+    in_scope = [d for d in codebook.dimensions if d.id in scores]
     per_dimension = np.array(
-        [dimension_uncertainty(scores[d.id], d.multi_label, thresholds.get(d.id)) for d in codebook.dimensions]
+        [dimension_uncertainty(scores[d.id], d.multi_label, thresholds.get(d.id)) for d in in_scope]
     )
     if kind == "max":  # the most uncertain dimension, not the mean
         return build_queue(vectors, per_dimension.max(axis=0), batch, queue_options)
@@ -134,7 +141,7 @@ def pick_batch(kind, scores, thresholds, counts, codebook, vectors, batch, queue
         return build_queue(vectors, per_dimension.mean(axis=0) * density / density.max(), batch, queue_options)
     if kind == "badge":  # k-means++ seeding on gradient embeddings (Ash et al. 2020), all dimensions
         parts = []
-        for d in codebook.dimensions:
+        for d in in_scope:
             p = np.asarray(scores[d.id], dtype=float)
             if d.multi_label:
                 t = thresholds.get(d.id)
@@ -163,6 +170,41 @@ def needed(curve, dimension_id, target):
     return curve[-1][0]
 
 
+def corpus_pool(codebook):
+    """The bundled corpus: every case is coded on every dimension."""
+    cases = load_corpus(codebook).labelled
+    return cases, list(codebook.dimensions), HELD_OUT
+
+
+def shared_pool(codebook, data: Path):
+    """Real texts from ../shared/data with their service_domain (mapped as the external check maps it).
+
+    Read at run time, never copied into the repository. Only ``service_domain`` has real labels.
+    """
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from external_check import SOURCES, gold_labels
+
+    from iesi_nlp.ingest import IngestOptions, iter_ingest
+
+    cases = []
+    for source in SOURCES:
+        path = data / source.file
+        table = pd.read_csv(path, dtype={source.id_column: str, source.label_column: str})
+        gold = gold_labels(source, table)
+        options = IngestOptions(
+            columns={"id": source.id_column, "text": source.text_column},
+            dedupe_texts=False,
+            detect_language=False,
+            read_labels=False,
+        )
+        _, items = iter_ingest([path], codebook, options)
+        for item in items:
+            if isinstance(item, Case) and item.id in gold:
+                labels = {"service_domain": [gold[item.id]]}
+                cases.append(item.model_copy(update={"id": f"{source.name}:{item.id}", "labels": labels}))
+    return cases, [codebook.dimension("service_domain")], SHARED_HELD_OUT
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="active learning against random order")
     parser.add_argument("--repeats", type=int, default=3)
@@ -170,20 +212,35 @@ def main() -> int:
     parser.add_argument("--rare-weight", type=float, default=QueueOptions().rare_weight)
     parser.add_argument("--diversity", type=float, default=QueueOptions().diversity)
     parser.add_argument("--queue", choices=QUEUE_KINDS, default="margin", help="Queue strategy to compare with random.")
+    parser.add_argument(
+        "--pool",
+        choices=("corpus", "shared"),
+        default="corpus",
+        help="corpus: the bundled corpus, every dimension; shared: real texts of ../shared/data, service_domain.",
+    )
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--output", default="active_learning", help="Name of the result files in results/.")
     args = parser.parse_args()
     codebook = load_codebook()
-    cases = load_corpus(codebook).labelled
+    if args.pool == "shared" and not args.data.is_dir():
+        print(f"skipped: {args.data} not found (the shared data lives outside the repository)")
+        return 0
+    cases, dimensions, held_out = corpus_pool(codebook) if args.pool == "corpus" else shared_pool(codebook, args.data)
     texts = [c.text for c in cases]
     embedder = cached_embedder()
     vectors = embedder.encode(texts, [c.language for c in cases])
     prior = CodebookPrior.build(codebook, embedder)
-    targets_by_dim = {d.id: dimension_targets(cases, d) for d in codebook.dimensions}
-    assert all(len(t.rows) == len(cases) for t in targets_by_dim.values()), "every corpus case is fully coded"
+    targets_by_dim = {d.id: dimension_targets(cases, d) for d in dimensions}
+    assert all(len(t.rows) == len(cases) for t in targets_by_dim.values()), "every case is coded on every dimension"
     options = TrainOptions()
+    queue_options = QueueOptions(
+        rare_weight=args.rare_weight, diversity=args.diversity, dimensions=tuple(d.id for d in dimensions)
+    )
     results = {
+        "pool": args.pool,
+        "cases": len(cases),
         "batch": args.batch,
-        "held_out": HELD_OUT,
+        "held_out": held_out,
         "rare_weight": args.rare_weight,
         "diversity": args.diversity,
         "queue": args.queue,
@@ -193,11 +250,11 @@ def main() -> int:
         rng = random.Random(repeat)
         order = list(range(len(cases)))
         rng.shuffle(order)
-        test_rows, pool = np.asarray(order[:HELD_OUT]), order[HELD_OUT:]
+        test_rows, pool = np.asarray(order[:held_out]), order[held_out:]
         seed_rows = rng.sample(pool, SEED_CASES)
         full = evaluate(
-            fit_all(codebook, texts, vectors, targets_by_dim, pool, prior, options),
-            codebook,
+            fit_all(dimensions, texts, vectors, targets_by_dim, pool, prior, options),
+            dimensions,
             vectors,
             targets_by_dim,
             test_rows,
@@ -207,6 +264,7 @@ def main() -> int:
             curves[strategy] = run(
                 strategy,
                 codebook,
+                dimensions,
                 texts,
                 vectors,
                 targets_by_dim,
@@ -217,17 +275,17 @@ def main() -> int:
                 args.batch,
                 options,
                 random.Random(1000 + repeat),
-                QueueOptions(rare_weight=args.rare_weight, diversity=args.diversity),
+                queue_options,
                 args.queue,
             )
         needed_by = {
-            strategy: {d.id: needed(curve, d.id, TARGET_SHARE * full[d.id]) for d in codebook.dimensions}
+            strategy: {d.id: needed(curve, d.id, TARGET_SHARE * full[d.id]) for d in dimensions}
             for strategy, curve in curves.items()
         }
         results["repeats"].append({"full_data_macro_f1": full, "curves": curves, "needed": needed_by})
         print(repeat, needed_by, flush=True)
     summary = {}
-    for d in codebook.dimensions:
+    for d in dimensions:
         queue = float(np.mean([r["needed"]["queue"][d.id] for r in results["repeats"]]))
         rand = float(np.mean([r["needed"]["random"][d.id] for r in results["repeats"]]))
         summary[d.id] = {"queue": queue, "random": rand, "ratio": round(queue / rand, 3)}
@@ -235,18 +293,19 @@ def main() -> int:
     results["summary"] = summary
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.output}.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
-    plot(results, codebook, RESULTS / f"{args.output}.png")
+    plot(results, [d.id for d in dimensions], RESULTS / f"{args.output}.png")
     return 0
 
 
-def plot(results, codebook, path: Path) -> None:
+def plot(results, dimensions: list[str], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    dimensions = codebook.dimension_ids
-    figure, axes = plt.subplots(2, 4, figsize=(16, 7), sharex=True)
+    figure, axes = plt.subplots(2, 4, figsize=(16, 7), sharex=True) if len(dimensions) > 1 else plt.subplots(
+        1, 1, figsize=(6, 4), squeeze=False
+    )
     for axis, dimension_id in zip(axes.ravel(), dimensions, strict=False):
         for strategy, colour in (("queue", "tab:blue"), ("random", "tab:grey")):
             sizes = [size for size, _ in results["repeats"][0]["curves"][strategy]]
@@ -259,7 +318,8 @@ def plot(results, codebook, path: Path) -> None:
         axis.set_title(dimension_id)
         axis.set_xlabel("reviewed cases")
         axis.set_ylabel("macro-F1 (held out)")
-    axes.ravel()[-1].axis("off")
+    for axis in axes.ravel()[len(dimensions) :]:
+        axis.axis("off")
     axes.ravel()[0].legend(loc="lower right")
     figure.suptitle("Review queue against random order (mean of repeats)")
     figure.tight_layout()
