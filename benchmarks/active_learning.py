@@ -303,8 +303,10 @@ def plot(results, dimensions: list[str], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(2, 4, figsize=(16, 7), sharex=True) if len(dimensions) > 1 else plt.subplots(
-        1, 1, figsize=(6, 4), squeeze=False
+    figure, axes = (
+        plt.subplots(2, 4, figsize=(16, 7), sharex=True)
+        if len(dimensions) > 1
+        else plt.subplots(1, 1, figsize=(6, 4), squeeze=False)
     )
     for axis, dimension_id in zip(axes.ravel(), dimensions, strict=False):
         for strategy, colour in (("queue", "tab:blue"), ("random", "tab:grey")):

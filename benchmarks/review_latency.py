@@ -5,6 +5,9 @@ quickstart`` first, so the pool's embeddings are cached), signs in in headless
 Chromium, and accepts N cases in a row. Each measurement runs from the click to
 the moment the next case's title and its "Accept all" button are on the page, the
 app is idle and no element of the previous case is left (``NEXT_CASE_SHOWN_JS``).
+Two clocks: the page's, from the click event (what the annotator waits), and the
+benchmark's, from its call of Playwright's ``click()`` (which adds Playwright's own
+checks before it clicks).
 Goal: under 300 ms with cached embeddings. Also writes the two README screenshots
 (review screen and dashboard) to ``docs/``.
 
@@ -52,9 +55,11 @@ def start_app(store: Path, model: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the app did not start")
 
 
-#: Installed before the app loads: timestamps every message the server sends (Streamlit talks over one WebSocket).
+#: Installed before the app loads: timestamps the click as the page receives it, and every
+#: message the server sends (Streamlit talks over one WebSocket).
 RECORD_FRAMES_JS = """
 window.__frames = [];
+document.addEventListener('click', () => { window.__clickEventAt = performance.now(); }, true);
 const NativeWebSocket = window.WebSocket;
 window.WebSocket = function (...args) {
   const socket = new NativeWebSocket(...args);
@@ -97,7 +102,7 @@ def main() -> int:
                 page.wait_for_timeout(1000)
                 DOCS.mkdir(exist_ok=True)
                 page.screenshot(path=str(DOCS / "review-screen.png"), full_page=False)
-                timings, last_messages = [], []
+                timings, in_page, last_messages = [], [], []
                 for _ in range(args.cases):
                     title = main_area.locator("h3").first.inner_text()
                     page.evaluate("() => { window.__frames = []; window.__clickedAt = performance.now(); }")
@@ -107,9 +112,10 @@ def main() -> int:
                     page.wait_for_function(SHOWN_AT_JS, arg=title, polling="raf", timeout=30_000)
                     timings.append((time.perf_counter() - started) * 1000)
                     # From the click to the run's last message, in the page's clock.
-                    frames, shown_at, clicked_at = page.evaluate(
-                        "() => [window.__frames, window.__shownAt, window.__clickedAt]"
+                    frames, shown_at, clicked_at, click_event_at = page.evaluate(
+                        "() => [window.__frames, window.__shownAt, window.__clickedAt, window.__clickEventAt]"
                     )
+                    in_page.append(shown_at - click_event_at)
                     before_shown = [f for f in frames if f <= shown_at]
                     if before_shown:
                         last_messages.append(max(before_shown) - clicked_at)
@@ -123,6 +129,11 @@ def main() -> int:
             server.wait(timeout=20)
     result = {
         "cases": len(timings),
+        # From the click event in the page to the next case fully shown (the page's own clock).
+        "from_click_event_median_ms": round(statistics.median(in_page), 1),
+        "from_click_event_p90_ms": round(sorted(in_page)[int(0.9 * (len(in_page) - 1))], 1),
+        # The same, plus Playwright's own work before the click (scrolling, waiting until the
+        # button is stable and enabled): from the benchmark's call of click().
         "median_ms": round(statistics.median(timings), 1),
         "p90_ms": round(sorted(timings)[int(0.9 * (len(timings) - 1))], 1),
         "max_ms": round(max(timings), 1),

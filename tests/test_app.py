@@ -129,7 +129,7 @@ def test_skip_and_flag_with_a_comment(app_env):
     actions = {d.case_id: d.action for d in store_of(app_env).decisions()}
     assert sorted(actions.values()) == [Action.FLAGGED, Action.SKIPPED]
     flagged = [d for d in store_of(app_env).decisions() if d.action == Action.FLAGGED]
-    assert flagged[0].comment == "Is the city the operator?"
+    assert flagged[0].comment == "Is the city the operator?" and flagged[0].case_id == case_id
 
 
 def test_dashboard_shows_progress_and_agreement(app_env):

@@ -282,6 +282,7 @@ def test_quickstart_trains_and_classifies_the_pool(tmp_path):
     assert result.exit_code == 0, result.output
     assert "Cross-validated metrics" in result.output and "suggestions for 8 pool cases" in result.output
     assert len(read_jsonl(tmp_path / "pool.jsonl")) == 8
+    assert f"iesi-nlp review --model {tmp_path / 'models' / 'default'}" in " ".join(result.output.split())
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and "is up to date" in " ".join(again.output.split())
 

@@ -70,9 +70,15 @@ def quickstart_cli(
         scores = first["scores"][dimension_id]
         shown = ", ".join(f"{label} {scores[label]:.2f}" for label in labels)
         console.print(f"  {dimension_id:<18} {shown}  [dim]({first['source'][dimension_id]})[/]", highlight=False)
+    review = (
+        "iesi-nlp review"
+        if directory == DEFAULT_MODELS_DIR / DEFAULT_MODEL_NAME
+        else f"iesi-nlp review --model {directory}"
+    )
     console.print(
-        "\nNext: code your own files with [bold]iesi-nlp classify FILE --model "
-        f"{directory}[/]; the model card is {directory / 'model.md'}."
+        f"\nNext: review the suggestions in your browser with [bold]{review}[/] (it prints the address); "
+        f"code your own files with [bold]iesi-nlp classify FILE --model {directory}[/]; "
+        f"the model card is {directory / 'model.md'}."
     )
 
 
