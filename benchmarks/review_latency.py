@@ -77,6 +77,14 @@ SHOWN_AT_JS = (
 )
 
 
+def resident_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` (Linux /proc), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="review screen latency")
     parser.add_argument("--cases", type=int, default=20)
@@ -103,6 +111,8 @@ def main() -> int:
                 DOCS.mkdir(exist_ok=True)
                 page.screenshot(path=str(DOCS / "review-screen.png"), full_page=False)
                 timings, in_page, last_messages = [], [], []
+                # Streamlit's collection after every run is off (see streamlit_command): watch the memory.
+                rss_before = resident_mb(server.pid)
                 for _ in range(args.cases):
                     title = main_area.locator("h3").first.inner_text()
                     page.evaluate("() => { window.__frames = []; window.__clickedAt = performance.now(); }")
@@ -119,6 +129,7 @@ def main() -> int:
                     before_shown = [f for f in frames if f <= shown_at]
                     if before_shown:
                         last_messages.append(max(before_shown) - clicked_at)
+                rss_after = resident_mb(server.pid)
                 page.get_by_role("link", name="Dashboard").click()
                 expect(page.get_by_role("heading", name="Dashboard")).to_be_visible(timeout=60_000)
                 page.wait_for_timeout(1500)  # let the charts draw
@@ -141,6 +152,8 @@ def main() -> int:
         # Click to the run's last message, stamped on the page's main thread: it includes the
         # browser's work on the earlier messages, so it is not the server's time alone.
         "last_message_median_ms": round(statistics.median(last_messages), 1) if last_messages else None,
+        "server_rss_mb_first_case": round(rss_before),
+        "server_rss_mb_after_all": round(rss_after),
     }
     print(result)
     RESULTS.mkdir(parents=True, exist_ok=True)

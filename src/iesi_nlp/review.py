@@ -302,6 +302,9 @@ def streamlit_command(host: str, port: int) -> list[str]:
         # Python's own generational collector still runs.
         "--runner.postScriptGC",
         "false",
+        # Annotators need no "Deploy" button or developer menu.
+        "--client.toolbarMode",
+        "minimal",
     ]
 
 
