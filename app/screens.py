@@ -185,6 +185,8 @@ def review_page() -> None:
                     format_func=names.get,
                     help=definitions,
                     disabled=decided,
+                    on_change=_keep_draft,
+                    args=(dimension.id,),
                 )
             else:
                 st.radio(
@@ -195,6 +197,8 @@ def review_page() -> None:
                     horizontal=True,
                     help=definitions,
                     disabled=decided,
+                    on_change=_keep_draft,
+                    args=(dimension.id,),
                 )
     st.text_input("Comment (for a flag)", key=COMMENT_KEY)
     error = st.session_state.pop("review-error", None)
@@ -244,17 +248,32 @@ def label_key(dimension_id: str) -> str:
     return f"label:{dimension_id}"
 
 
-def _show_suggestions_in_widgets(svc: ReviewService, case, suggestion) -> None:
-    """Fill the widgets with ``case``'s suggestions when it comes on screen (or its widgets were cleared).
+def _draft_key(dimension_id: str) -> str:
+    """Session key of the annotator's unsaved labels for ``dimension_id`` (kept while on other pages)."""
+    return f"draft:{dimension_id}"
 
-    Runs before the widgets are drawn: a widget's value may only be set before it exists in the run.
+
+def _keep_draft(dimension_id: str) -> None:
+    # Streamlit drops a widget's value when its page is left; a plain session key survives.
+    st.session_state[_draft_key(dimension_id)] = st.session_state[label_key(dimension_id)]
+
+
+def _show_suggestions_in_widgets(svc: ReviewService, case, suggestion) -> None:
+    """Fill the widgets with ``case``'s suggestions when it comes on screen.
+
+    When the annotator comes back from another page (Streamlit has dropped the widgets'
+    values), their unsaved labels are restored instead. Runs before the widgets are
+    drawn: a widget's value may only be set before it exists in the run.
     """
     new_case = st.session_state.get(CASE_ON_SCREEN) != case.id
     for dimension in svc.codebook.dimensions:
-        key = label_key(dimension.id)
+        key, draft = label_key(dimension.id), _draft_key(dimension.id)
+        if new_case:
+            st.session_state.pop(draft, None)
         if new_case or key not in st.session_state:
             suggested = suggestion["labels"][dimension.id]
-            st.session_state[key] = list(suggested) if dimension.multi_label else suggested[0]
+            default = list(suggested) if dimension.multi_label else suggested[0]
+            st.session_state[key] = st.session_state.get(draft, default)
     if new_case:
         st.session_state[COMMENT_KEY] = ""
         st.session_state[ACCEPT_ONE_KEY] = None

@@ -104,17 +104,20 @@ def label_widgets(at: AppTest) -> dict[str, list[str]]:
 
 def test_each_new_case_shows_its_own_suggestions_in_the_widgets(app_env):
     # The widgets keep their keys from case to case (the browser redraws them faster), so
-    # their values must be refilled for every case, and after a visit to another page.
+    # their values must be refilled for every case, and restored after a visit to another page.
     at = signed_in()
     widget = at.multiselect(key="label:service_domain")
     widget.set_value(["migration"] if widget.value != ["migration"] else ["housing"])
     at.button(key="save").click().run()
     second = at.caption[1].value.split(" · ")[0].removeprefix("id ")
     shown = label_widgets(at)
+    # An unsaved correction survives a visit to another page.
+    draft = ["migration"] if shown["service_domain"] != ["migration"] else ["housing"]
+    at.multiselect(key="label:service_domain").set_value(draft).run()
     at.switch_page("views/dashboard.py").run()
     at.switch_page("views/review.py").run()
     assert at.caption[1].value.startswith(f"id {second} ")
-    assert label_widgets(at) == shown
+    assert label_widgets(at) == {**shown, "service_domain": draft}
     at.button(key="accept-all").click().run()
     suggested = {d.dimension: sorted(d.suggested_labels) for d in store_of(app_env).decisions(case_id=second)}
     assert suggested == {dimension: sorted(labels) for dimension, labels in shown.items()}
