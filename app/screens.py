@@ -325,6 +325,10 @@ def _accept_picked(svc: ReviewService, case, annotator: str, suggestion) -> None
 
 
 def _accept_all(svc: ReviewService, case, annotator: str, suggestion) -> None:
+    """Accept the suggestions of the open dimensions; a correction made in a widget is kept, not overridden."""
+    if any(sorted(labels) != sorted(suggestion["labels"][d]) for d, labels in _chosen_labels(svc, case).items()):
+        _save(svc, case, annotator, suggestion)
+        return
     svc.accept_all(case, annotator, _open_dimensions(svc, case))
     _next_case(case)
 

@@ -76,6 +76,20 @@ def test_correcting_a_label_records_a_correction(app_env):
     assert decisions["actors"].action == Action.ACCEPTED
 
 
+def test_accept_all_keeps_a_correction_made_in_a_widget(app_env):
+    at = signed_in()
+    case_id = at.caption[1].value.split(" · ")[0].removeprefix("id ")
+    widget = at.multiselect(key="label:actors")
+    new = ["public", "private"] if widget.value != ["public", "private"] else ["public"]
+    widget.set_value(new)
+    at.button(key="accept-all").click().run()
+    assert not at.exception, at.exception
+    decisions = {d.dimension: d for d in store_of(app_env).decisions(case_id=case_id)}
+    assert decisions["actors"].action == Action.CORRECTED and list(decisions["actors"].final_labels) == new
+    assert {d.action for name, d in decisions.items() if name != "actors"} == {Action.ACCEPTED}
+    assert len(decisions) == 7
+
+
 def test_the_case_stays_on_screen_until_decided(app_env):
     at = signed_in()
     case_id = at.caption[1].value.split(" · ")[0].removeprefix("id ")
