@@ -207,7 +207,9 @@ def review_page() -> None:
     # Callbacks run before the next script run, so a click costs one run instead of two.
     arguments = (svc, case, annotator, suggestion)
     accept, save, skip, flag = st.columns(4)
-    accept.button("Accept all", type="primary", key="accept-all", on_click=_accept_all, args=arguments)
+    # The widgets start at the suggestions, so saving them accepts every dimension left alone,
+    # and a correction made in a widget is kept rather than overridden by the suggestion.
+    accept.button("Accept all", type="primary", key="accept-all", on_click=_save, args=arguments)
     save.button("Save my labels", key="save", on_click=_save, args=arguments)
     skip.button("Skip", key="skip", on_click=_skip_or_flag, args=(*arguments, Action.SKIPPED))
     flag.button("Flag for discussion", key="flag", on_click=_skip_or_flag, args=(*arguments, Action.FLAGGED))
@@ -322,15 +324,6 @@ def _accept_picked(svc: ReviewService, case, annotator: str, suggestion) -> None
     if dimension:
         st.session_state[ACCEPT_ONE_KEY] = None
         _accept_dimension(svc, case, annotator, dimension)
-
-
-def _accept_all(svc: ReviewService, case, annotator: str, suggestion) -> None:
-    """Accept the suggestions of the open dimensions; a correction made in a widget is kept, not overridden."""
-    if any(sorted(labels) != sorted(suggestion["labels"][d]) for d, labels in _chosen_labels(svc, case).items()):
-        _save(svc, case, annotator, suggestion)
-        return
-    svc.accept_all(case, annotator, _open_dimensions(svc, case))
-    _next_case(case)
 
 
 def _save(svc: ReviewService, case, annotator: str, suggestion) -> None:

@@ -18,9 +18,11 @@ of what random order needs), averaged over repeats, and the learning curves as a
 from __future__ import annotations
 
 import argparse
+import copy
 import random
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +30,7 @@ import orjson
 import pandas as pd
 
 from iesi_nlp.active_learning import QueueOptions, build_queue, dimension_uncertainty, priority
-from iesi_nlp.codebook import load_codebook
+from iesi_nlp.codebook import Codebook, Dimension, load_codebook
 from iesi_nlp.codebook_prior import CodebookPrior
 from iesi_nlp.corpus import load_corpus
 from iesi_nlp.model import decide
@@ -45,19 +47,38 @@ SEED_CASES = 20
 TARGET_SHARE = 0.95
 
 
-def fit_all(dimensions, texts, vectors, targets_by_dim, rows, prior, options):
-    """Per dimension: (model, fitted prior part) trained on ``rows`` (indices into the cases)."""
-    import copy
+@dataclass(frozen=True)
+class Simulation:
+    """What every round of every strategy shares: the cases, their labels and how models are fitted."""
 
-    fitted = {}
-    for dimension in dimensions:
-        targets = targets_by_dim[dimension.id]
-        train = Targets(np.asarray(rows), targets.matrix[rows])
-        part = copy.deepcopy(prior.dimensions[dimension.id])
-        part.fit(vectors[rows], train.matrix if dimension.multi_label else np.argmax(train.matrix, axis=1))
-        model = fit_dimension(dimension, texts, vectors, train, "dense", None, options)
-        fitted[dimension.id] = (model, part)
-    return fitted
+    codebook: Codebook
+    dimensions: list[Dimension]
+    texts: list[str]
+    vectors: np.ndarray
+    targets_by_dim: dict[str, Targets]
+    prior: CodebookPrior
+    options: TrainOptions
+
+    def fit(self, rows) -> dict:
+        """Per dimension: (model, fitted prior part) trained on ``rows`` (indices into the cases)."""
+        fitted = {}
+        for dimension in self.dimensions:
+            targets = self.targets_by_dim[dimension.id]
+            train = Targets(np.asarray(rows), targets.matrix[rows])
+            part = copy.deepcopy(self.prior.dimensions[dimension.id])
+            part.fit(self.vectors[rows], train.matrix if dimension.multi_label else np.argmax(train.matrix, axis=1))
+            model = fit_dimension(dimension, self.texts, self.vectors, train, "dense", None, self.options)
+            fitted[dimension.id] = (model, part)
+        return fitted
+
+    def evaluate(self, fitted, test_rows) -> dict[str, float]:
+        """Macro-F1 per dimension of ``fitted`` on ``test_rows``."""
+        scores = {}
+        for dimension in self.dimensions:
+            p, thresholds = proba(fitted, dimension, self.vectors[test_rows])
+            chosen = decide(p, dimension.multi_label, thresholds)
+            scores[dimension.id] = macro_f1(self.targets_by_dim[dimension.id].matrix[test_rows], chosen)
+        return scores
 
 
 def proba(fitted, dimension, vectors):
@@ -65,54 +86,33 @@ def proba(fitted, dimension, vectors):
     return model.blend(part.proba(vectors), lambda: vectors), model.thresholds()
 
 
-def evaluate(fitted, dimensions, vectors, targets_by_dim, test_rows):
-    scores = {}
-    for dimension in dimensions:
-        p, thresholds = proba(fitted, dimension, vectors[test_rows])
-        chosen = decide(p, dimension.multi_label, thresholds)
-        scores[dimension.id] = macro_f1(targets_by_dim[dimension.id].matrix[test_rows], chosen)
-    return scores
-
-
-def run(
-    strategy,
-    codebook,
-    dimensions,
-    texts,
-    vectors,
-    targets_by_dim,
-    prior,
-    pool,
-    test_rows,
-    seed_rows,
-    batch,
-    options,
-    rng,
-    queue_options=None,
-    kind="margin",
-):
+def run(sim: Simulation, strategy, pool, test_rows, seed_rows, batch, rng, queue_options=None, kind="margin"):
+    """The learning curve [(reviewed cases, macro-F1 per dimension)] of one strategy from ``seed_rows``."""
     labelled = list(seed_rows)
     remaining = [i for i in pool if i not in set(seed_rows)]
     curve = []
     while True:
-        fitted = fit_all(dimensions, texts, vectors, targets_by_dim, labelled, prior, options)
-        curve.append((len(labelled), evaluate(fitted, dimensions, vectors, targets_by_dim, test_rows)))
+        fitted = sim.fit(labelled)
+        curve.append((len(labelled), sim.evaluate(fitted, test_rows)))
         if not remaining:
             return curve
         if strategy == "random":
             picks = rng.sample(remaining, min(batch, len(remaining)))
         else:
             scores, thresholds = {}, {}
-            for dimension in dimensions:
-                scores[dimension.id], thresholds[dimension.id] = proba(fitted, dimension, vectors[remaining])
+            for dimension in sim.dimensions:
+                scores[dimension.id], thresholds[dimension.id] = proba(fitted, dimension, sim.vectors[remaining])
             counts = {
                 d.id: Counter(
-                    {label: int(targets_by_dim[d.id].matrix[labelled, j].sum()) for j, label in enumerate(d.label_ids)}
+                    {
+                        label: int(sim.targets_by_dim[d.id].matrix[labelled, j].sum())
+                        for j, label in enumerate(d.label_ids)
+                    }
                 )
-                for d in dimensions
+                for d in sim.dimensions
             }
             chosen_rows = pick_batch(
-                kind, scores, thresholds, counts, codebook, vectors[remaining], batch, queue_options
+                kind, scores, thresholds, counts, sim.codebook, sim.vectors[remaining], batch, queue_options
             )
             picks = [remaining[i] for i in chosen_rows]
         labelled += picks
@@ -226,13 +226,18 @@ def main() -> int:
         print(f"skipped: {args.data} not found (the shared data lives outside the repository)")
         return 0
     cases, dimensions, held_out = corpus_pool(codebook) if args.pool == "corpus" else shared_pool(codebook, args.data)
-    texts = [c.text for c in cases]
     embedder = cached_embedder()
-    vectors = embedder.encode(texts, [c.language for c in cases])
-    prior = CodebookPrior.build(codebook, embedder)
-    targets_by_dim = {d.id: dimension_targets(cases, d) for d in dimensions}
-    assert all(len(t.rows) == len(cases) for t in targets_by_dim.values()), "every case is coded on every dimension"
-    options = TrainOptions()
+    texts = [c.text for c in cases]
+    sim = Simulation(
+        codebook=codebook,
+        dimensions=dimensions,
+        texts=texts,
+        vectors=embedder.encode(texts, [c.language for c in cases]),
+        targets_by_dim={d.id: dimension_targets(cases, d) for d in dimensions},
+        prior=CodebookPrior.build(codebook, embedder),
+        options=TrainOptions(),
+    )
+    assert all(len(t.rows) == len(cases) for t in sim.targets_by_dim.values()), "every case is coded on every dimension"
     queue_options = QueueOptions(
         rare_weight=args.rare_weight, diversity=args.diversity, dimensions=tuple(d.id for d in dimensions)
     )
@@ -252,32 +257,21 @@ def main() -> int:
         rng.shuffle(order)
         test_rows, pool = np.asarray(order[:held_out]), order[held_out:]
         seed_rows = rng.sample(pool, SEED_CASES)
-        full = evaluate(
-            fit_all(dimensions, texts, vectors, targets_by_dim, pool, prior, options),
-            dimensions,
-            vectors,
-            targets_by_dim,
-            test_rows,
-        )
-        curves = {}
-        for strategy in ("queue", "random"):
-            curves[strategy] = run(
+        full = sim.evaluate(sim.fit(pool), test_rows)
+        curves = {
+            strategy: run(
+                sim,
                 strategy,
-                codebook,
-                dimensions,
-                texts,
-                vectors,
-                targets_by_dim,
-                prior,
                 pool,
                 test_rows,
                 seed_rows,
                 args.batch,
-                options,
                 random.Random(1000 + repeat),
                 queue_options,
                 args.queue,
             )
+            for strategy in ("queue", "random")
+        }
         needed_by = {
             strategy: {d.id: needed(curve, d.id, TARGET_SHARE * full[d.id]) for d in dimensions}
             for strategy, curve in curves.items()

@@ -31,6 +31,11 @@ def signed_in(name="anna") -> AppTest:
     return at
 
 
+def case_on_screen(at: AppTest) -> str:
+    """The id of the case on the review page (from its caption "id … · language · …")."""
+    return at.caption[1].value.split(" · ")[0].removeprefix("id ")
+
+
 def store_of(path) -> AnnotationStore:
     return AnnotationStore(path, load_codebook())
 
@@ -49,7 +54,7 @@ def test_accept_all_records_every_dimension(app_env):
 
 def test_accepting_one_dimension_keeps_the_case_until_the_rest_is_decided(app_env):
     at = signed_in()
-    case_id = at.caption[1].value.split(" · ")[0].removeprefix("id ")
+    case_id = case_on_screen(at)
     at.button_group(key="accept-one").set_value("actors").run()
     assert not at.exception, at.exception
     decisions = store_of(app_env).decisions()
@@ -64,7 +69,7 @@ def test_accepting_one_dimension_keeps_the_case_until_the_rest_is_decided(app_en
 
 def test_correcting_a_label_records_a_correction(app_env):
     at = signed_in()
-    case_id = at.caption[1].value.split(" · ")[0].removeprefix("id ")
+    case_id = case_on_screen(at)
     widget = at.multiselect(key="label:service_domain")
     new = ["migration"] if widget.value != ["migration"] else ["housing"]
     widget.set_value(new)
@@ -78,7 +83,7 @@ def test_correcting_a_label_records_a_correction(app_env):
 
 def test_accept_all_keeps_a_correction_made_in_a_widget(app_env):
     at = signed_in()
-    case_id = at.caption[1].value.split(" · ")[0].removeprefix("id ")
+    case_id = case_on_screen(at)
     widget = at.multiselect(key="label:actors")
     new = ["public", "private"] if widget.value != ["public", "private"] else ["public"]
     widget.set_value(new)
@@ -92,7 +97,7 @@ def test_accept_all_keeps_a_correction_made_in_a_widget(app_env):
 
 def test_the_case_stays_on_screen_until_decided(app_env):
     at = signed_in()
-    case_id = at.caption[1].value.split(" · ")[0].removeprefix("id ")
+    case_id = case_on_screen(at)
     # Another annotator decides other cases meanwhile: label counts, hence the queue, change.
     other = store_of(app_env)
     another = next(c for c in other.cases() if c.id != case_id)
@@ -123,7 +128,7 @@ def test_each_new_case_shows_its_own_suggestions_in_the_widgets(app_env):
     widget = at.multiselect(key="label:service_domain")
     widget.set_value(["migration"] if widget.value != ["migration"] else ["housing"])
     at.button(key="save").click().run()
-    second = at.caption[1].value.split(" · ")[0].removeprefix("id ")
+    second = case_on_screen(at)
     shown = label_widgets(at)
     # An unsaved correction survives a visit to another page.
     draft = ["migration"] if shown["service_domain"] != ["migration"] else ["housing"]
@@ -140,7 +145,7 @@ def test_each_new_case_shows_its_own_suggestions_in_the_widgets(app_env):
 def test_skip_and_flag_with_a_comment(app_env):
     at = signed_in()
     at.button(key="skip").click().run()
-    case_id = at.caption[1].value.split(" · ")[0].removeprefix("id ")
+    case_id = case_on_screen(at)
     at.text_input(key="comment").input("Is the city the operator?")
     at.button(key="flag").click().run()
     actions = {d.case_id: d.action for d in store_of(app_env).decisions()}
@@ -215,7 +220,7 @@ def test_case_text_cannot_inject_markup(app_env):
         added_by="test",
     )
     at = signed_in()
-    while at.caption[1].value.split(" · ")[0] != "id evil":
+    while case_on_screen(at) != "evil":
         at.button(key="skip").click().run()
     html_blocks = [m.value for m in at.markdown if "case-text" in m.value]
     assert html_blocks and "<script>" not in html_blocks[0] and "<img" not in html_blocks[0]

@@ -10,6 +10,7 @@ current model keeps serving.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import threading
 import time
 from collections import Counter
@@ -280,8 +281,6 @@ def app_environment(store: Path, model_dir: Path, corpus: Path | None, retrain_e
 
 def streamlit_command(host: str, port: int) -> list[str]:
     """The command that serves the review app on ``host:port`` without opening a browser."""
-    import sys
-
     return [
         sys.executable,
         "-m",
@@ -297,8 +296,8 @@ def streamlit_command(host: str, port: int) -> list[str]:
         "--browser.gatherUsageStats",
         "false",
         # Streamlit runs a full garbage collection after every script run by default. With
-        # the model and caches in memory it takes ~200 ms and holds the interpreter while the
-        # last messages of the run wait to be sent: half of the accept-to-next-case time.
+        # the model and caches in memory it takes ~175 ms and holds the interpreter while the
+        # last messages of the run wait to be sent (see benchmarks/review_latency.py).
         # Python's own generational collector still runs.
         "--runner.postScriptGC",
         "false",
