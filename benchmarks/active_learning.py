@@ -27,16 +27,17 @@ from pathlib import Path
 
 import numpy as np
 import orjson
-import pandas as pd
 
 from iesi_nlp.active_learning import QueueOptions, build_queue, dimension_uncertainty, priority
 from iesi_nlp.codebook import Codebook, Dimension, load_codebook
 from iesi_nlp.codebook_prior import CodebookPrior
 from iesi_nlp.corpus import load_corpus
 from iesi_nlp.model import decide
-from iesi_nlp.records import Case
 from iesi_nlp.training import Targets, TrainOptions, dimension_targets, fit_dimension, macro_f1
 from iesi_nlp.workflow import cached_embedder
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shared_collections import DEFAULT_DATA, load_collections
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -181,27 +182,7 @@ def shared_pool(codebook, data: Path):
 
     Read at run time, never copied into the repository. Only ``service_domain`` has real labels.
     """
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from external_check import SOURCES, gold_labels
-
-    from iesi_nlp.ingest import IngestOptions, iter_ingest
-
-    cases = []
-    for source in SOURCES:
-        path = data / source.file
-        table = pd.read_csv(path, dtype={source.id_column: str, source.label_column: str})
-        gold = gold_labels(source, table)
-        options = IngestOptions(
-            columns={"id": source.id_column, "text": source.text_column},
-            dedupe_texts=False,
-            detect_language=False,
-            read_labels=False,
-        )
-        _, items = iter_ingest([path], codebook, options)
-        for item in items:
-            if isinstance(item, Case) and item.id in gold:
-                labels = {"service_domain": [gold[item.id]]}
-                cases.append(item.model_copy(update={"id": f"{source.name}:{item.id}", "labels": labels}))
+    cases = [case for collection in load_collections(data, codebook) for case in collection.cases]
     return cases, [codebook.dimension("service_domain")], SHARED_HELD_OUT
 
 
@@ -218,7 +199,7 @@ def main() -> int:
         default="corpus",
         help="corpus: the bundled corpus, every dimension; shared: real texts of ../shared/data, service_domain.",
     )
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--output", default="active_learning", help="Name of the result files in results/.")
     args = parser.parse_args()
     codebook = load_codebook()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -33,84 +32,11 @@ from iesi_nlp.ingest import IngestOptions, iter_ingest
 from iesi_nlp.records import Case
 from iesi_nlp.workflow import open_model
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shared_collections import DEFAULT_DATA, SOURCES, Source, gold_labels
+
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-@dataclass(frozen=True)
-class Source:
-    name: str
-    file: str
-    id_column: str
-    text_column: str
-    label_column: str
-    mapping: dict[str, str]
-    #: Keep only rows where this column is true (the SDG benchmark's verified passages).
-    filter_column: str | None = None
-    separator: str | None = None
-
-
-SOURCES = [
-    Source(
-        "dsi4eu",
-        "dsi4eu/dsi4eu_projects_flat.csv",
-        "project_id",
-        "description",
-        "areas_of_society",
-        {
-            "Education and skills": "education",
-            "Health and wellbeing": "health",
-            "Work and employment": "employment",
-            "Neighbourhood regeneration": "local_development",
-        },
-        separator="|",
-    ),
-    Source(
-        "ipso_ips_explorer",
-        "ipso_ips_explorer/cases.csv",
-        "id",
-        "description",
-        "primary_sector",
-        {
-            "Health": "health",
-            "Education": "education",
-            "Social protection": "social_inclusion",
-            "Housing and community amenities": "housing",
-        },
-    ),
-    Source(
-        "sdg_benchmark",
-        "sdg_benchmark/benchmark.csv",
-        "id",
-        "text",
-        "sdg",
-        {
-            "1": "social_inclusion",
-            "10": "social_inclusion",
-            "3": "health",
-            "4": "education",
-            "8": "employment",
-            "11": "local_development",
-        },
-        filter_column="label",
-    ),
-]
-
-
-def gold_labels(source: Source, table: pd.DataFrame) -> dict[str, str]:
-    """Case id → the one mapped domain, for rows with exactly one."""
-    if source.filter_column:
-        table = table[table[source.filter_column].astype(str).str.lower() == "true"]
-    gold = {}
-    for case_id, value in zip(table[source.id_column], table[source.label_column], strict=True):
-        if pd.isna(value):
-            continue
-        values = str(value).split(source.separator) if source.separator else [str(value)]
-        mapped = {source.mapping[v.strip()] for v in values if v.strip() in source.mapping}
-        if len(mapped) == 1:
-            gold[str(case_id)] = mapped.pop()
-    return gold
 
 
 def check_source(source: Source, data: Path, model, embedder, limit: int | None, work: Path) -> dict:

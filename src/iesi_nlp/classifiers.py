@@ -75,7 +75,8 @@ class DimensionClassifier(ClassifierMixin, BaseEstimator):
 
     # -- fitting ---------------------------------------------------------------
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
+        """Fit on ``X`` and ``y``; ``sample_weight`` (one per row) makes some cases count more than others."""
         if self.calibration not in {"auto", None}:
             raise ValueError(f"calibration must be 'auto' or None, got {self.calibration!r}")
         if self.multi_label:
@@ -84,12 +85,14 @@ class DimensionClassifier(ClassifierMixin, BaseEstimator):
             if y.ndim != 2 or not (is_multilabel(y) or y.shape[1] == 1):
                 raise ValueError("multi_label=True needs y as a 0/1 indicator matrix (n_samples, n_labels)")
             self.classes_ = np.arange(y.shape[1])
-            fitted = [self._fit_label(X, y[:, j]) for j in range(y.shape[1])]
+            sample_weight = _check_weights(sample_weight, X.shape[0])
+            fitted = [self._fit_label(X, y[:, j], sample_weight) for j in range(y.shape[1])]
             self.estimators_ = [estimator for estimator, _, _ in fitted]
             self.platt_ = np.array([platt for _, platt, _ in fitted], dtype=float)
             self.thresholds_ = np.array([threshold for _, _, threshold in fitted], dtype=float)
         else:
             X, y = validate_data(self, X, y, accept_sparse="csr")
+            sample_weight = _check_weights(sample_weight, X.shape[0])
             self.classes_ = np.unique(y)
             if len(self.classes_) < 2:
                 raise ValueError(f"need at least two classes to train, got only {self.classes_.tolist()}")
@@ -98,28 +101,30 @@ class DimensionClassifier(ClassifierMixin, BaseEstimator):
                 self.estimator_ = self._base()
             else:
                 self.estimator_ = CalibratedClassifierCV(self._base(), method="temperature", cv=self.cv)
-            self.estimator_.fit(X, y)
+            self.estimator_.fit(X, y, sample_weight=sample_weight)
         return self
 
     def _base(self) -> LogisticRegression:
         return LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000)
 
-    def _fit_label(self, X, column):
+    def _fit_label(self, X, column, sample_weight):
         """(estimator, (slope, intercept) of Platt's sigmoid on its decision value, threshold) of one label."""
         positives = int(column.sum())
         if positives == 0 or positives == len(column):
             return _ConstantProbability(float(positives > 0)), (1.0, 0.0), 0.5
         base = self._base()
         if self.calibration is None or min(positives, len(column) - positives) < self.cv:
-            return base.fit(X, column), (1.0, 0.0), 0.5
+            return base.fit(X, column, sample_weight=sample_weight), (1.0, 0.0), 0.5
         folds = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
-        held_out = cross_val_predict(clone(base), X, column, cv=folds, method="decision_function")
-        platt = LogisticRegression(C=1e4).fit(held_out.reshape(-1, 1), column)
+        held_out = cross_val_predict(
+            clone(base), X, column, cv=folds, method="decision_function", params={"sample_weight": sample_weight}
+        )
+        platt = LogisticRegression(C=1e4).fit(held_out.reshape(-1, 1), column, sample_weight=sample_weight)
         slope, intercept = float(platt.coef_[0, 0]), float(platt.intercept_[0])
         calibrated = expit(slope * held_out + intercept)
-        f1 = [f1_score(column, calibrated >= t, zero_division=0.0) for t in THRESHOLD_GRID]
+        f1 = [f1_score(column, calibrated >= t, sample_weight=sample_weight, zero_division=0.0) for t in THRESHOLD_GRID]
         threshold = float(THRESHOLD_GRID[int(np.argmax(f1))])
-        return base.fit(X, column), (slope, intercept), threshold
+        return base.fit(X, column, sample_weight=sample_weight), (slope, intercept), threshold
 
     # -- prediction ------------------------------------------------------------
 
@@ -183,6 +188,16 @@ class DimensionClassifier(ClassifierMixin, BaseEstimator):
             else:
                 rows.append(slope * _dense(estimator.coef_)[0, :n_features])
         return np.asarray(rows)
+
+
+def _check_weights(sample_weight, n_samples: int) -> np.ndarray:
+    """Sample weights as a float array of length ``n_samples`` (ones when none are given)."""
+    if sample_weight is None:
+        return np.ones(n_samples)
+    weights = np.asarray(sample_weight, dtype=float)
+    if weights.shape != (n_samples,) or (weights < 0).any() or not np.isfinite(weights).all():
+        raise ValueError(f"sample_weight must be {n_samples} finite, non-negative numbers")
+    return weights
 
 
 def _dense(coef) -> np.ndarray:

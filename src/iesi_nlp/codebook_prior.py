@@ -118,7 +118,7 @@ class CodebookPrior:
         for dimension in codebook.dimensions:
             texts = label_texts(dimension)
             flat = [text for label_id in dimension.label_ids for text in texts[label_id]]
-            vectors = embedder.encode(flat)
+            vectors = embedder.encode_queries(flat)
             prototypes, row = [], 0
             for label_id in dimension.label_ids:
                 count = len(texts[label_id])

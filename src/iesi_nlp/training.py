@@ -33,6 +33,32 @@ from iesi_nlp.records import Case
 
 
 @dataclass(frozen=True)
+class TrainingData:
+    """What a model learns from.
+
+    ``seed``: the seed corpus (the bundled one unless the user gives another, or none).
+    ``own``: the user's own labelled and reviewed cases; they outweigh the seed (see
+    :mod:`iesi_nlp.adaptation`). A case may be labelled on some dimensions only.
+    ``unlabelled``: the rest of the user's collection; its texts may fit collection
+    features (character n-grams) and label priors, never labels.
+    """
+
+    seed: Sequence[Case] = ()
+    own: Sequence[Case] = ()
+    unlabelled: Sequence[Case] = ()
+
+    @classmethod
+    def of(cls, data: TrainingData | Sequence[Case]) -> TrainingData:
+        """``data`` itself, or a plain list of cases taken as the seed."""
+        return data if isinstance(data, TrainingData) else cls(seed=list(data))
+
+    @property
+    def labelled(self) -> list[Case]:
+        """Seed then own cases that carry at least one label."""
+        return [case for case in (*self.seed, *self.own) if case.labels]
+
+
+@dataclass(frozen=True)
 class TrainOptions:
     """How to train.
 
@@ -322,15 +348,16 @@ def fit_model(
 
 
 def train(
-    cases: Sequence[Case],
+    data: TrainingData | Sequence[Case],
     embedder: Embedder,
     embedder_spec: str,
     codebook: Codebook,
     options: TrainOptions | None = None,
     progress: Progress | None = None,
 ) -> tuple[CodingModel, CrossValidation]:
-    """Embed ``cases``, cross-validate, and fit the final model. Returns both."""
+    """Embed the labelled cases, cross-validate, and fit the final model. Returns both."""
     options = options or TrainOptions()
+    cases = TrainingData.of(data).labelled
     if progress:
         progress(f"embedding {len(cases)} cases with {embedder.id}")
     vectors = embedder.encode([c.text for c in cases], [c.language for c in cases])

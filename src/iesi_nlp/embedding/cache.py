@@ -140,6 +140,27 @@ class CachedEmbedder(Embedder):
     def _encode_passages(self, passages: Sequence[str]) -> np.ndarray:
         return self.inner._encode_passages(passages)
 
+    def _encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner._encode_queries(texts)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Query vectors (label descriptions), cached under their own key: they differ from document vectors."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        query_id = f"{self.id}#queries"
+        keys = [text_key(t) for t in texts]
+        found = self.cache.get_many(query_id, dict(zip(keys, texts, strict=True)), self.dim)
+        missing = sorted({key: text for key, text in zip(keys, texts, strict=True) if key not in found}.items())
+        if missing:
+            vectors = self.inner.encode_queries([text for _, text in missing])
+            new = {
+                key: DocumentEmbedding(vector, [Span(text, 0, len(text))], vector[None, :], None)
+                for (key, text), vector in zip(missing, vectors, strict=True)
+            }
+            self.cache.put_many(query_id, new)
+            found.update(new)
+        return np.stack([found[key].vector for key in keys]).astype(np.float32)
+
     def cached(self, texts: Sequence[str]) -> dict[int, DocumentEmbedding]:
         """The embeddings of those ``texts`` already in the cache, by position (embeds nothing)."""
         keys = [text_key(t) for t in texts]

