@@ -32,6 +32,7 @@ import numpy as np
 import orjson
 import skops.io as sio
 
+from iesi_nlp.adaptation import Recipe
 from iesi_nlp.codebook import Codebook, load_codebook
 from iesi_nlp.codebook_prior import CodebookPrior, PriorDimension
 from iesi_nlp.errors import IesiError
@@ -127,6 +128,12 @@ def save_model(
                 "source": m.source,
                 "supervised_weight": round(m.supervised_weight, 4),
                 "labelled_cases": m.n_train,
+                "own_cases": m.n_own,
+                "rule": m.rule,
+                "recipe": m.recipe.as_dict() if m.recipe is not None else None,
+                "decision_thresholds": (
+                    np.round(m.decision_thresholds, 4).tolist() if m.decision_thresholds is not None else None
+                ),
                 "feature_set": m.feature_set,
                 "prior": _prior_params(model.prior.dimensions[d]),
                 "metrics": _card_metrics(evaluation.get("dimensions", {}).get(d)),
@@ -324,6 +331,7 @@ def load_model(
             intercept=np.asarray(intercept) if isinstance(intercept, list) else intercept,
             fitted_on=params["fitted_on"],
         )
+        thresholds = info.get("decision_thresholds")
         dimensions[dimension.id] = DimensionModel(
             dimension.id,
             list(dimension.label_ids),
@@ -332,6 +340,10 @@ def load_model(
             info["feature_set"],
             info["supervised_weight"],
             info["labelled_cases"],
+            decision_thresholds=np.asarray(thresholds, dtype=float) if thresholds is not None else None,
+            recipe=Recipe(**info["recipe"]) if info.get("recipe") else None,
+            rule=info.get("rule", ""),
+            n_own=info.get("own_cases", 0),
         )
     return CodingModel(
         codebook,

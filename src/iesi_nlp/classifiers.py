@@ -25,7 +25,6 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.utils.multiclass import is_multilabel
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -80,7 +79,7 @@ class DimensionClassifier(ClassifierMixin, BaseEstimator):
         if self.calibration not in {"auto", None}:
             raise ValueError(f"calibration must be 'auto' or None, got {self.calibration!r}")
         if self.multi_label:
-            X, y = validate_data(self, X, y, multi_output=True, accept_sparse="csr")
+            X, y = validate_data(self, X, y, multi_output=True, accept_sparse="csr", dtype=np.float64)
             y = np.asarray(y)
             if y.ndim != 2 or not (is_multilabel(y) or y.shape[1] == 1):
                 raise ValueError("multi_label=True needs y as a 0/1 indicator matrix (n_samples, n_labels)")
@@ -91,7 +90,7 @@ class DimensionClassifier(ClassifierMixin, BaseEstimator):
             self.platt_ = np.array([platt for _, platt, _ in fitted], dtype=float)
             self.thresholds_ = np.array([threshold for _, _, threshold in fitted], dtype=float)
         else:
-            X, y = validate_data(self, X, y, accept_sparse="csr")
+            X, y = validate_data(self, X, y, accept_sparse="csr", dtype=np.float64)
             sample_weight = _check_weights(sample_weight, X.shape[0])
             self.classes_ = np.unique(y)
             if len(self.classes_) < 2:
@@ -122,8 +121,7 @@ class DimensionClassifier(ClassifierMixin, BaseEstimator):
         platt = LogisticRegression(C=1e4).fit(held_out.reshape(-1, 1), column, sample_weight=sample_weight)
         slope, intercept = float(platt.coef_[0, 0]), float(platt.intercept_[0])
         calibrated = expit(slope * held_out + intercept)
-        f1 = [f1_score(column, calibrated >= t, sample_weight=sample_weight, zero_division=0.0) for t in THRESHOLD_GRID]
-        threshold = float(THRESHOLD_GRID[int(np.argmax(f1))])
+        threshold = best_f1_threshold(column, calibrated, sample_weight)
         return base.fit(X, column, sample_weight=sample_weight), (slope, intercept), threshold
 
     # -- prediction ------------------------------------------------------------
@@ -188,6 +186,23 @@ class DimensionClassifier(ClassifierMixin, BaseEstimator):
             else:
                 rows.append(slope * _dense(estimator.coef_)[0, :n_features])
         return np.asarray(rows)
+
+
+def best_f1_threshold(truth: np.ndarray, probability: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+    """The threshold of :data:`THRESHOLD_GRID` with the best (weighted) F1 of ``probability >= t`` against ``truth``.
+
+    All thresholds at once with array operations: calling ``f1_score`` per threshold took
+    most of the time of fitting a multi-label dimension (2.3 of 3.2 s for service_domain).
+    """
+    truth = np.asarray(truth, dtype=bool)
+    weights = np.ones(len(truth)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    predicted = np.asarray(probability)[None, :] >= THRESHOLD_GRID[:, None]
+    true_positive = (predicted & truth) @ weights
+    false_positive = (predicted & ~truth) @ weights
+    false_negative = (~predicted & truth) @ weights
+    denominator = 2 * true_positive + false_positive + false_negative
+    f1 = np.divide(2 * true_positive, denominator, out=np.zeros_like(denominator), where=denominator > 0)
+    return float(THRESHOLD_GRID[int(np.argmax(f1))])
 
 
 def _check_weights(sample_weight, n_samples: int) -> np.ndarray:

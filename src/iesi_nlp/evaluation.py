@@ -110,12 +110,28 @@ def evaluation_report(validation: CrossValidation, cases: Sequence[Case], folds:
     """The whole evaluation as a JSON-ready dict."""
     languages = [case.language for case in cases]
     dimensions = {}
-    for dimension_id, by_feature_set in validation.results.items():
-        report = dimension_report(validation.kept_result(dimension_id), languages)
-        report["feature_sets"] = {fs: round(result.macro_f1, 4) for fs, result in by_feature_set.items()}
+    for dimension_id, choice in validation.choices.items():
+        kept = choice.kept_result
+        report = dimension_report(kept, languages)
+        report["rule"] = choice.rule
+        report["recipe"] = {"name": choice.recipe.name, **choice.recipe.as_dict()}
+        report["evaluated_on"] = kept.evaluated_on
+        report["candidates"] = {
+            name: {"macro_f1": round(result.macro_f1, 4), "log_loss": round(result.log_loss, 4)}
+            for name, result in choice.results.items()
+        }
+        if choice.thresholds is not None:
+            report["thresholds"] = dict(zip(kept.label_ids, np.round(choice.thresholds, 3).tolist(), strict=True))
+        # Without own cases to decide, the candidates differ only in their features.
+        if kept.evaluated_on == "all":
+            report["feature_sets"] = {result.feature_set: round(result.macro_f1, 4) for result in choice.results.values()}
         dimensions[dimension_id] = report
     return {
-        "method": f"{folds}-fold stratified cross-validation (iterative stratification for multi-label dimensions)",
+        "method": (
+            f"{folds}-fold stratified cross-validation (iterative stratification for multi-label dimensions); "
+            "where own cases chose the recipe, only the own cases are predicted (the seed trains in every fold) "
+            "and multi-label thresholds are tuned on the other folds"
+        ),
         "cases": len(cases),
         "dimensions": dimensions,
     }
@@ -125,7 +141,10 @@ def summary_rows(report: dict[str, Any]) -> list[list[str]]:
     """One row per dimension for a terminal table or Markdown."""
     rows = []
     for dimension_id, d in report["dimensions"].items():
-        compared = " / ".join(f"{d['feature_sets'][fs]:.3f}" if fs in d["feature_sets"] else "–" for fs in FEATURE_SETS)
+        if "feature_sets" in d:
+            compared = " / ".join(f"{d['feature_sets'][fs]:.3f}" if fs in d["feature_sets"] else "–" for fs in FEATURE_SETS)
+        else:
+            compared = f"recipe chosen on {d['cases']} own cases: {d['recipe']['name']}"
         rows.append(
             [
                 dimension_id,
@@ -151,7 +170,7 @@ SUMMARY_HEADER = [
     "ECE",
     "cold-start macro-F1",
     "features kept",
-    "macro-F1 dense / dense+tfidf",
+    "macro-F1 dense / dense+tfidf (or the recipe chosen on own cases)",
 ]
 
 

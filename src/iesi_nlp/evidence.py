@@ -13,6 +13,9 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
+import numpy as np
+
+from iesi_nlp.boilerplate import is_boilerplate
 from iesi_nlp.text import Span
 
 MAX_EVIDENCE = 3
@@ -23,9 +26,30 @@ MIN_EVIDENCE_CHARS = 25
 
 
 def evidence_candidates(sentences: Sequence[Span]) -> list[int]:
-    """Indices of the sentences that may serve as evidence (computed once per case, used for every label)."""
-    eligible = [i for i, s in enumerate(sentences) if s.end - s.start >= MIN_EVIDENCE_CHARS]
-    return eligible or list(range(len(sentences)))
+    """Indices of the sentences that may serve as evidence (computed once per case, used for every label).
+
+    Boilerplate (menus, cookie banners, share links: :mod:`iesi_nlp.boilerplate`) never is;
+    stubs shorter than :data:`MIN_EVIDENCE_CHARS` only when nothing longer is left.
+    """
+    content = [i for i, s in enumerate(sentences) if not is_boilerplate(s.text)]
+    eligible = [i for i in content if sentences[i].end - sentences[i].start >= MIN_EVIDENCE_CHARS]
+    return eligible or content
+
+
+def label_specific_scores(sentence_scores: np.ndarray, labels: Sequence[int]) -> np.ndarray:
+    """Sentence scores for each of ``labels`` (columns of ``sentence_scores``), relative to the other ``labels``.
+
+    A sentence that supports every suggested label alike (a general description of the
+    project) says nothing about why one label rather than another was suggested; taking
+    the mean score of the other suggested labels off each label's score makes the evidence
+    of each label the sentences that support it *more than the others*, so the same
+    sentence is no longer shown for every label. With one label, its scores are unchanged.
+    """
+    chosen = np.asarray(sentence_scores)[:, list(labels)]
+    if chosen.shape[1] < 2:
+        return chosen
+    others = (chosen.sum(axis=1, keepdims=True) - chosen) / (chosen.shape[1] - 1)
+    return chosen - others
 
 
 def select_evidence(
@@ -37,10 +61,10 @@ def select_evidence(
     the case's mean sentence, so a weak second sentence is left out rather than
     padded in. ``candidates`` is :func:`evidence_candidates` of ``sentences``.
     """
-    if not sentences:
-        return []
     if candidates is None:
         candidates = evidence_candidates(sentences)
+    if not candidates:
+        return []
     values = scores.tolist() if hasattr(scores, "tolist") else list(scores)
     # Plain Python: a case has tens of sentences, and this runs for every suggested label.
     ranked = sorted(candidates, key=lambda i: -values[i])

@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from iesi_nlp.adaptation import Recipe
 from iesi_nlp.classifiers import DimensionClassifier
 from iesi_nlp.codebook import Codebook
 from iesi_nlp.codebook_prior import CodebookPrior, PriorDimension
 from iesi_nlp.embedding.base import DocumentEmbedding
-from iesi_nlp.evidence import evidence_candidates, select_evidence
+from iesi_nlp.evidence import evidence_candidates, label_specific_scores, select_evidence
 from iesi_nlp.features import build_features
 
 SOURCES = ("supervised", "codebook", "blend")
@@ -42,6 +43,12 @@ class DimensionModel:
     feature_set: str | None
     supervised_weight: float
     n_train: int
+    #: Multi-label thresholds tuned on the user's own cases (out of fold); None: the classifier's, blended.
+    decision_thresholds: np.ndarray | None = None
+    #: How it was trained (see :mod:`iesi_nlp.adaptation`): the recipe, the rule that chose it, own cases.
+    recipe: Recipe | None = None
+    rule: str = ""
+    n_own: int = 0
 
     @property
     def source(self) -> str:
@@ -67,9 +74,11 @@ class DimensionModel:
         return w * self.supervised_proba(features()) + (1 - w) * codebook
 
     def thresholds(self) -> np.ndarray | None:
-        """Multi-label decision thresholds, blended like the probabilities (None for single-label)."""
+        """Multi-label decision thresholds (None for single-label): tuned on own cases, or blended like the probabilities."""
         if not self.multi_label:
             return None
+        if self.decision_thresholds is not None:
+            return np.asarray(self.decision_thresholds, dtype=float)
         w = self.supervised_weight if self.classifier is not None else 0.0
         supervised = self.classifier.thresholds_ if self.classifier is not None else CODEBOOK_THRESHOLD
         return w * np.asarray(supervised, dtype=float) + (1 - w) * CODEBOOK_THRESHOLD
@@ -141,12 +150,13 @@ class CodingModel:
                 result["source"][dimension_id] = model.source
                 if evidence:
                     document = documents[row]
-                    sentence_scores = document.sentence_vectors @ directions.T
+                    suggested = np.flatnonzero(chosen[row])
+                    specific = label_specific_scores(document.sentence_vectors @ directions.T, suggested)
                     result["evidence"][dimension_id] = {
                         model.label_ids[j]: select_evidence(
-                            document.sentences, sentence_scores[:, j], candidates=candidates[row]
+                            document.sentences, specific[:, column], candidates=candidates[row]
                         )
-                        for j in np.flatnonzero(chosen[row])
+                        for column, j in enumerate(suggested)
                     }
         return results
 

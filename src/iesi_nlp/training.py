@@ -1,13 +1,21 @@
-"""Training: cross-validate every dimension, keep the better feature set, fit the final model.
+"""Training: choose each dimension's recipe, measure it out of fold, fit the final model.
 
-For each dimension, the labelled cases are split into stratified folds
-(iterative stratification for multi-label dimensions, so that rare label
-combinations are spread over the folds). Both feature sets
-(:data:`iesi_nlp.features.FEATURE_SETS`) are cross-validated the same way, the
-one with the higher macro-F1 is kept, and its out-of-fold predictions are the
-dimension's reported metrics (see :mod:`iesi_nlp.evaluation`). Everything that
-learns from labels — the TF-IDF vocabulary, the codebook prior's calibration,
-the classifier — is fitted on the training folds only.
+A model learns from the seed corpus and the user's own cases (:class:`TrainingData`).
+How much the own cases count, and which features are used, is decided per dimension
+by the rule of :mod:`iesi_nlp.adaptation`:
+
+* with enough own cases on a dimension, every candidate recipe is cross-validated **on
+  the own cases** (the seed always trains; each fold's own cases are predicted by a model
+  that never saw them), the one with the best log-loss is kept, and the multi-label
+  thresholds are tuned on its out-of-fold predictions;
+* otherwise the labelled cases (seed and the few own ones) are cross-validated together
+  with the cold-start recipe, and the feature set (embeddings, or embeddings plus
+  character n-grams) is chosen by macro-F1 as before.
+
+Folds are stratified (iterative stratification for multi-label dimensions). Everything
+that learns from labels — the codebook prior's calibration, the classifier, the
+thresholds — is fitted on training folds only; the character n-grams of a user's
+collection are fitted on its texts, labelled or not, which holds no label.
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ from joblib import Parallel, delayed
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
-from iesi_nlp.classifiers import DimensionClassifier
+from iesi_nlp.adaptation import AdaptationOptions, Recipe
+from iesi_nlp.classifiers import DimensionClassifier, best_f1_threshold
 from iesi_nlp.codebook import Codebook, Dimension
 from iesi_nlp.codebook_prior import CodebookPrior, PriorDimension
 from iesi_nlp.embedding.base import Embedder
@@ -62,9 +71,12 @@ class TrainingData:
 class TrainOptions:
     """How to train.
 
-    ``feature_set``: ``auto`` (cross-validate both, keep the better), ``dense`` or ``dense+tfidf``.
-    ``min_cases``: below this many labelled cases a dimension is coded from the codebook alone.
-    ``full_weight_cases``: from this many on, the supervised model alone; in between, a blend.
+    ``feature_set``: ``auto`` (cross-validate both, keep the better), ``dense`` or ``dense+tfidf``;
+    it applies where no own cases decide (see :mod:`iesi_nlp.adaptation`).
+    ``min_cases`` and ``full_weight_cases``: how much the classifier counts against the codebook
+    prior by the number of labelled cases it learns from (the codebook alone below ``min_cases``,
+    the classifier alone from ``full_weight_cases``); with a seed corpus, the cold-start recipe
+    caps it further. ``adaptation``: the rule that weighs own cases against the seed.
     """
 
     feature_set: str = "auto"
@@ -75,6 +87,7 @@ class TrainOptions:
     C: float = 10.0
     random_state: int = 0
     n_jobs: int = -1
+    adaptation: AdaptationOptions = field(default_factory=AdaptationOptions)
 
     def __post_init__(self) -> None:
         if self.feature_set != "auto" and self.feature_set not in FEATURE_SETS:
@@ -138,43 +151,92 @@ def trainable(targets: Targets, multi_label: bool) -> bool:
     return int((support >= 2).sum()) >= 2
 
 
+@dataclass(frozen=True)
+class Design:
+    """What every dimension's training reads: the labelled cases' texts and vectors, which are own, and the
+    collection's character n-grams (fitted on the user's collection; ``None`` without one)."""
+
+    texts: list[str]
+    vectors: np.ndarray
+    own: np.ndarray
+    collection_tfidf: object | None = None
+
+    def tfidf_for(self, recipe: Recipe, rows: np.ndarray):
+        """The vectorizer a recipe uses: the collection's, or one fitted on the training rows' texts."""
+        if recipe.feature_set != "dense+tfidf":
+            return None
+        if self.collection_tfidf is not None:
+            return self.collection_tfidf
+        return make_tfidf().fit([self.texts[i] for i in rows])
+
+    def features(self, recipe: Recipe, rows: np.ndarray, tfidf):
+        return build_features(recipe.feature_set, self.vectors[rows], [self.texts[i] for i in rows], tfidf)
+
+
 def fit_dimension(
     dimension: Dimension,
-    texts: Sequence[str],
-    vectors: np.ndarray,
+    design: Design,
     targets: Targets,
-    feature_set: str,
+    recipe: Recipe,
     tfidf,
     options: TrainOptions,
+    *,
+    has_seed: bool,
 ) -> DimensionModel:
-    """Fit one dimension's classifier on the labelled rows (``texts`` and ``vectors`` are all cases)."""
+    """Fit one dimension's classifier with ``recipe`` on the labelled rows of ``targets``.
+
+    Own rows weigh ``recipe.own_weight`` (seed rows 1), or train alone when it is ``None``.
+    The classifier's share against the codebook prior follows the number of training rows
+    (see :meth:`TrainOptions.supervised_weight`), capped by ``recipe.supervised_weight`` when a
+    seed corpus is there to be outweighed.
+    """
+    targets = recipe_rows(targets, design.own, recipe)
     n = len(targets.rows)
     weight = options.supervised_weight(n)
+    if has_seed:
+        weight = min(weight, recipe.supervised_weight)
     classifier = None
     if weight > 0 and trainable(targets, dimension.multi_label):
         rows = targets.rows
-        features = build_features(feature_set, vectors[rows], [texts[i] for i in rows], tfidf)
+        own_weight = 1.0 if recipe.own_weight is None else recipe.own_weight
+        sample_weight = np.where(design.own[rows], own_weight, 1.0)
         classifier = DimensionClassifier(
             multi_label=dimension.multi_label, C=options.C, random_state=options.random_state
         )
-        classifier.fit(features, targets.for_classifier(dimension.multi_label, dimension.label_ids))
+        classifier.fit(
+            design.features(recipe, rows, tfidf),
+            targets.for_classifier(dimension.multi_label, dimension.label_ids),
+            sample_weight=sample_weight,
+        )
     return DimensionModel(
         dimension.id,
         list(dimension.label_ids),
         dimension.multi_label,
         classifier,
-        feature_set if classifier is not None else None,
+        recipe.feature_set if classifier is not None else None,
         weight if classifier is not None else 0.0,
         n,
     )
 
 
+def recipe_rows(targets: Targets, own: np.ndarray, recipe: Recipe) -> Targets:
+    """The rows a recipe trains on: all of ``targets``, or its own rows when the own cases train alone."""
+    if recipe.own_weight is not None:
+        return targets
+    keep = own[targets.rows]
+    return Targets(targets.rows[keep], targets.matrix[keep])
+
+
 @dataclass
 class OutOfFold:
-    """Cross-validated predictions of one dimension with one feature set (rows as in ``targets``)."""
+    """Cross-validated predictions of one dimension with one recipe (rows as in ``targets``).
+
+    ``evaluated_on`` is ``own`` when only the user's own cases were predicted (the seed
+    always trained), ``all`` when every labelled case was.
+    """
 
     dimension_id: str
-    feature_set: str
+    recipe: Recipe
     label_ids: list[str]
     multi_label: bool
     targets: Targets
@@ -183,10 +245,29 @@ class OutOfFold:
     codebook_proba: np.ndarray
     codebook_chosen: np.ndarray
     sources: list[str] = field(default_factory=list)
+    evaluated_on: str = "all"
+    #: The fold each row was predicted in, and the thresholds each fold's model decided with (multi-label).
+    fold_of: np.ndarray | None = None
+    fold_thresholds: list[np.ndarray] = field(default_factory=list)
+    #: Thresholds tuned on these predictions, when they were (see :func:`choose_dimension`).
+    thresholds: np.ndarray | None = None
+
+    @property
+    def feature_set(self) -> str:
+        return self.recipe.feature_set
 
     @property
     def macro_f1(self) -> float:
         return macro_f1(self.targets.matrix, self.chosen)
+
+    @property
+    def log_loss(self) -> float:
+        """Mean log-loss of the probabilities: per label for multi-label, of the true class for single-label."""
+        p = np.clip(self.proba, 1e-6, 1 - 1e-6)
+        truth = self.targets.matrix
+        if self.multi_label:
+            return float(-np.mean(truth * np.log(p) + (1 - truth) * np.log(1 - p)))
+        return float(-np.mean(np.log((p * truth).sum(axis=1))))
 
 
 def macro_f1(truth: np.ndarray, chosen: np.ndarray, average: str = "macro") -> float:
@@ -197,81 +278,153 @@ def macro_f1(truth: np.ndarray, chosen: np.ndarray, average: str = "macro") -> f
     return float(f1_score(truth[:, active], chosen[:, active], average=average, zero_division=0.0))
 
 
-def _run_fold(dimension, texts, vectors, targets, feature_set, prior_part, options, train, test):
-    train_targets = Targets(targets.rows[train], targets.matrix[train])
-    train_rows = train_targets.rows
-    tfidf = make_tfidf().fit([texts[i] for i in train_rows]) if feature_set == "dense+tfidf" else None
+def _prior_targets(targets: Targets, multi_label: bool) -> np.ndarray:
+    return targets.matrix if multi_label else np.argmax(targets.matrix, axis=1)
+
+
+def _run_fold(dimension, design, targets, recipe, prior_part, options, has_seed, train, test):
+    """Fit on positions ``train`` of ``targets``, predict positions ``test``."""
+    train_targets = recipe_rows(Targets(targets.rows[train], targets.matrix[train]), design.own, recipe)
+    tfidf = design.tfidf_for(recipe, train_targets.rows)
     prior = copy.deepcopy(prior_part)
-    prior.fit(vectors[train_rows], _prior_targets(train_targets, dimension.multi_label))
-    model = fit_dimension(dimension, texts, vectors, train_targets, feature_set, tfidf, options)
+    prior.fit(design.vectors[train_targets.rows], _prior_targets(train_targets, dimension.multi_label))
+    model = fit_dimension(dimension, design, train_targets, recipe, tfidf, options, has_seed=has_seed)
     test_rows = targets.rows[test]
-    test_vectors = vectors[test_rows]
-    codebook = prior.proba(test_vectors)
-    proba = model.blend(
-        codebook, lambda: build_features(feature_set, test_vectors, [texts[i] for i in test_rows], tfidf)
-    )
-    thresholds = model.thresholds() if dimension.multi_label else None
+    codebook = prior.proba(design.vectors[test_rows])
+    proba = model.blend(codebook, lambda: design.features(recipe, test_rows, tfidf))
     codebook_thresholds = np.full(len(dimension.label_ids), 0.5) if dimension.multi_label else None
     return (
         test,
         proba,
-        decide(proba, dimension.multi_label, thresholds),
+        model.thresholds(),
         codebook,
         decide(codebook, dimension.multi_label, codebook_thresholds),
         model.source,
     )
 
 
-def _prior_targets(targets: Targets, multi_label: bool) -> np.ndarray:
-    return targets.matrix if multi_label else np.argmax(targets.matrix, axis=1)
-
-
 def cross_validate_dimension(
     dimension: Dimension,
-    texts: Sequence[str],
-    vectors: np.ndarray,
+    design: Design,
     targets: Targets,
-    feature_set: str,
+    recipe: Recipe,
     prior_part: PriorDimension,
     options: TrainOptions,
+    *,
+    evaluated: np.ndarray | None = None,
+    folds: int | None = None,
 ) -> OutOfFold:
-    """Out-of-fold probabilities and decisions for one dimension and feature set."""
-    n, k = targets.matrix.shape
-    folds = make_folds(targets, dimension.multi_label, options.folds, options.random_state)
+    """Out-of-fold probabilities and decisions of one recipe.
+
+    ``evaluated``: positions (into ``targets``) that are split into folds and predicted;
+    the other positions train in every fold (the seed, when own cases are evaluated).
+    Default: every position.
+    """
+    has_seed = bool((~design.own[targets.rows]).any())
+    everything = np.arange(len(targets.rows))
+    evaluated = everything if evaluated is None else np.asarray(evaluated)
+    always = np.setdiff1d(everything, evaluated)
+    part = Targets(targets.rows[evaluated], targets.matrix[evaluated])
+    splits = make_folds(part, dimension.multi_label, folds or options.folds, options.random_state)
     results = Parallel(n_jobs=options.n_jobs)(
-        delayed(_run_fold)(dimension, texts, vectors, targets, feature_set, prior_part, options, train, test)
-        for train, test in folds
+        delayed(_run_fold)(
+            dimension,
+            design,
+            targets,
+            recipe,
+            prior_part,
+            options,
+            has_seed,
+            np.concatenate([always, evaluated[train]]),
+            evaluated[test],
+        )
+        for train, test in splits
     )
+    n, k = part.matrix.shape
+    position = {p: i for i, p in enumerate(evaluated.tolist())}
     proba, chosen = np.zeros((n, k)), np.zeros((n, k), dtype=int)
     codebook_proba, codebook_chosen = np.zeros((n, k)), np.zeros((n, k), dtype=int)
-    sources = []
-    for test, fold_proba, fold_chosen, fold_codebook, fold_codebook_chosen, source in results:
-        proba[test], chosen[test] = fold_proba, fold_chosen
-        codebook_proba[test], codebook_chosen[test] = fold_codebook, fold_codebook_chosen
+    fold_of = np.zeros(n, dtype=int)
+    fold_thresholds, sources = [], []
+    for number, (test, fold_proba, thresholds, fold_codebook, fold_codebook_chosen, source) in enumerate(results):
+        where = [position[p] for p in test.tolist()]
+        proba[where], fold_of[where] = fold_proba, number
+        chosen[where] = decide(fold_proba, dimension.multi_label, thresholds)
+        codebook_proba[where], codebook_chosen[where] = fold_codebook, fold_codebook_chosen
+        fold_thresholds.append(thresholds)
         sources.append(source)
     return OutOfFold(
         dimension.id,
-        feature_set,
+        recipe,
         list(dimension.label_ids),
         dimension.multi_label,
-        targets,
+        part,
         proba,
         chosen,
         codebook_proba,
         codebook_chosen,
         sources,
+        "own" if len(always) else "all",
+        fold_of,
+        [np.asarray(t, dtype=float) for t in fold_thresholds if t is not None],
     )
+
+
+def tune_thresholds(truth: np.ndarray, proba: np.ndarray, defaults: np.ndarray, min_positives: int = 2) -> np.ndarray:
+    """Per-label thresholds with the best F1 of ``proba`` against ``truth`` (out-of-fold predictions).
+
+    A label with fewer than ``min_positives`` positive cases keeps its default (one or no
+    example says nothing about where its threshold should be).
+    """
+    thresholds = np.asarray(defaults, dtype=float).copy()
+    for j in range(truth.shape[1]):
+        if truth[:, j].sum() >= min_positives:
+            thresholds[j] = best_f1_threshold(truth[:, j], proba[:, j])
+    return thresholds
+
+
+def cross_fitted_decisions(result: OutOfFold, defaults: np.ndarray) -> np.ndarray:
+    """Decisions with thresholds tuned on the *other* folds' predictions: never on the fold decided."""
+    chosen = np.zeros_like(result.chosen)
+    truth = result.targets.matrix
+    for fold in np.unique(result.fold_of):
+        inside = result.fold_of == fold
+        thresholds = tune_thresholds(truth[~inside], result.proba[~inside], defaults)
+        chosen[inside] = decide(result.proba[inside], True, thresholds)
+    return chosen
+
+
+@dataclass
+class DimensionChoice:
+    """What training decided for one dimension: the recipe, its out-of-fold results, the others tried."""
+
+    recipe: Recipe
+    results: dict[str, OutOfFold]
+    kept: str
+    thresholds: np.ndarray | None = None
+    rule: str = "cold start"
+
+    @property
+    def kept_result(self) -> OutOfFold:
+        return self.results[self.kept]
 
 
 @dataclass
 class CrossValidation:
-    """Per dimension: the out-of-fold results of every feature set tried, and the one kept."""
+    """Per dimension: the out-of-fold results of every recipe tried, and the one kept."""
 
-    results: dict[str, dict[str, OutOfFold]]
-    kept: dict[str, str]
+    choices: dict[str, DimensionChoice]
+
+    @property
+    def results(self) -> dict[str, dict[str, OutOfFold]]:
+        return {d: c.results for d, c in self.choices.items()}
+
+    @property
+    def kept(self) -> dict[str, str]:
+        return {d: c.kept for d, c in self.choices.items()}
 
     def kept_result(self, dimension_id: str) -> OutOfFold:
-        return self.results[dimension_id][self.kept[dimension_id]]
+        return self.choices[dimension_id].kept_result
 
 
 Progress = Callable[[str], None]
@@ -292,59 +445,153 @@ def choose_feature_set(macro_f1: dict[str, float]) -> str:
     return best
 
 
+def choose_dimension(
+    dimension: Dimension,
+    design: Design,
+    targets: Targets,
+    prior_part: PriorDimension,
+    options: TrainOptions,
+    progress: Progress | None = None,
+) -> DimensionChoice:
+    """Apply the rule of :mod:`iesi_nlp.adaptation` to one dimension."""
+    rule = options.adaptation
+    own_positions = np.flatnonzero(design.own[targets.rows])
+    has_seed = len(own_positions) < len(targets.rows)
+    if has_seed and len(own_positions) >= rule.min_own_cases:
+        results = {}
+        for recipe in rule.candidates:
+            if progress:
+                progress(f"{dimension.id}: {recipe.name} on {len(own_positions)} own cases")
+            results[recipe.name] = cross_validate_dimension(
+                dimension,
+                design,
+                targets,
+                recipe,
+                prior_part,
+                options,
+                evaluated=own_positions,
+                folds=min(rule.folds, len(own_positions)),
+            )
+        kept = min(results, key=lambda name: results[name].log_loss)
+        best = results[kept]
+        thresholds = None
+        if dimension.multi_label:
+            defaults = (
+                np.mean(best.fold_thresholds, axis=0) if best.fold_thresholds else np.full(len(best.label_ids), 0.5)
+            )
+            thresholds = tune_thresholds(best.targets.matrix, best.proba, defaults)
+            best.chosen = cross_fitted_decisions(best, defaults)
+            best.thresholds = thresholds
+        return DimensionChoice(best.recipe, results, kept, thresholds, rule="chosen on own cases")
+    recipe = rule.cold_start
+    feature_sets = FEATURE_SETS if options.feature_set == "auto" else (options.feature_set,)
+    results = {}
+    for feature_set in feature_sets:
+        candidate = Recipe(recipe.own_weight, feature_set, recipe.supervised_weight)
+        if progress:
+            progress(f"{dimension.id}: cross-validating {candidate.name}")
+        results[candidate.name] = cross_validate_dimension(dimension, design, targets, candidate, prior_part, options)
+    by_feature_set = {results[name].feature_set: results[name].macro_f1 for name in results}
+    kept_feature_set = choose_feature_set(by_feature_set)
+    kept = next(name for name in results if results[name].feature_set == kept_feature_set)
+    return DimensionChoice(results[kept].recipe, results, kept, rule="cold start" if has_seed else "no seed")
+
+
 def cross_validate(
+    design: Design,
     cases: Sequence[Case],
-    vectors: np.ndarray,
     codebook: Codebook,
     prior: CodebookPrior,
     options: TrainOptions,
     progress: Progress | None = None,
 ) -> CrossValidation:
-    """Cross-validate every dimension with labelled cases, trying the feature sets ``options`` allows."""
-    texts = [case.text for case in cases]
-    feature_sets = FEATURE_SETS if options.feature_set == "auto" else (options.feature_set,)
-    results: dict[str, dict[str, OutOfFold]] = {}
-    kept: dict[str, str] = {}
+    """Choose and cross-validate every dimension that has labelled cases enough."""
+    choices: dict[str, DimensionChoice] = {}
     for dimension in codebook.dimensions:
         targets = dimension_targets(cases, dimension)
         if len(targets.rows) < max(options.folds, 2):
             continue
-        results[dimension.id] = {}
-        for feature_set in feature_sets:
-            if progress:
-                progress(f"cross-validating {dimension.id} with {feature_set} features")
-            results[dimension.id][feature_set] = cross_validate_dimension(
-                dimension, texts, vectors, targets, feature_set, prior.dimensions[dimension.id], options
-            )
-        kept[dimension.id] = choose_feature_set({fs: results[dimension.id][fs].macro_f1 for fs in feature_sets})
-    return CrossValidation(results, kept)
+        choices[dimension.id] = choose_dimension(
+            dimension, design, targets, prior.dimensions[dimension.id], options, progress
+        )
+    return CrossValidation(choices)
 
 
 def fit_model(
+    design: Design,
     cases: Sequence[Case],
-    vectors: np.ndarray,
     codebook: Codebook,
     prior: CodebookPrior,
     embedder_spec: str,
     options: TrainOptions,
-    kept: dict[str, str],
+    validation: CrossValidation,
 ) -> CodingModel:
-    """The final model on all labelled cases, with each dimension's kept feature set."""
-    texts = [case.text for case in cases]
+    """The final model on all labelled cases, each dimension with its kept recipe and thresholds."""
     prior = copy.deepcopy(prior)
     dimensions: dict[str, DimensionModel] = {}
-    labelled_rows = sorted({i for i, case in enumerate(cases) if case.labels})
-    needs_tfidf = any(fs == "dense+tfidf" for fs in kept.values())
-    tfidf = make_tfidf().fit([texts[i] for i in labelled_rows]) if needs_tfidf and len(labelled_rows) >= 2 else None
+    recipes = {d: c.recipe for d, c in validation.choices.items()}
+    tfidf = design.collection_tfidf
+    if tfidf is None and any(r.feature_set == "dense+tfidf" for r in recipes.values()) and len(cases) >= 2:
+        tfidf = make_tfidf().fit(design.texts)
     for dimension in codebook.dimensions:
         targets = dimension_targets(cases, dimension)
-        if len(targets.rows):
-            prior.fit(dimension.id, vectors[targets.rows], _prior_targets(targets, dimension.multi_label))
-        feature_set = kept.get(dimension.id, "dense")
-        dimensions[dimension.id] = fit_dimension(
-            dimension, texts, vectors, targets, feature_set, tfidf if feature_set == "dense+tfidf" else None, options
+        recipe = recipes.get(dimension.id, options.adaptation.cold_start)
+        trained = recipe_rows(targets, design.own, recipe)
+        if len(trained.rows):
+            prior.fit(dimension.id, design.vectors[trained.rows], _prior_targets(trained, dimension.multi_label))
+        has_seed = bool((~design.own[targets.rows]).any())
+        model = fit_dimension(
+            dimension,
+            design,
+            targets,
+            recipe,
+            tfidf if recipe.feature_set == "dense+tfidf" else None,
+            options,
+            has_seed=has_seed,
         )
-    return CodingModel(codebook, prior.embedder_id, embedder_spec, prior, dimensions, tfidf)
+        choice = validation.choices.get(dimension.id)
+        if choice is not None and choice.thresholds is not None and model.classifier is not None:
+            model.decision_thresholds = choice.thresholds
+        model.recipe = recipe
+        model.rule = choice.rule if choice is not None else "too few labelled cases"
+        model.n_own = int(design.own[targets.rows].sum())
+        dimensions[dimension.id] = model
+    uses_tfidf = any(m.feature_set == "dense+tfidf" for m in dimensions.values())
+    return CodingModel(codebook, prior.embedder_id, embedder_spec, prior, dimensions, tfidf if uses_tfidf else None)
+
+
+def prepare(
+    data: TrainingData | Sequence[Case], embedder: Embedder, codebook: Codebook, progress: Progress | None = None
+) -> tuple[list[Case], Design, CodebookPrior]:
+    """The labelled cases (seed first, then own), their design (vectors, own flags, collection n-grams) and the prior."""
+    data = TrainingData.of(data)
+    seed = [c for c in data.seed if c.labels]
+    own = [c for c in data.own if c.labels]
+    cases = seed + own
+    if progress:
+        progress(f"embedding {len(cases)} labelled cases with {embedder.id} ({len(seed)} seed, {len(own)} own)")
+    vectors = embedder.encode([c.text for c in cases], [c.language for c in cases])
+    # The user's collection, labelled or not, fits the character n-grams: they hold no label.
+    collection = [c.text for c in (*own, *data.unlabelled)]
+    design = Design(
+        texts=[c.text for c in cases],
+        vectors=vectors,
+        own=np.asarray([False] * len(seed) + [True] * len(own), dtype=bool),
+        collection_tfidf=make_tfidf().fit(collection) if own and len(collection) >= 2 else None,
+    )
+    return cases, design, CodebookPrior.build(codebook, embedder)
+
+
+def validate(
+    data: TrainingData | Sequence[Case],
+    embedder: Embedder,
+    codebook: Codebook,
+    options: TrainOptions | None = None,
+    progress: Progress | None = None,
+) -> tuple[CrossValidation, list[Case]]:
+    """Choose and cross-validate every dimension's recipe without fitting the final model."""
+    cases, design, prior = prepare(data, embedder, codebook, progress)
+    return cross_validate(design, cases, codebook, prior, options or TrainOptions(), progress), cases
 
 
 def train(
@@ -355,15 +602,11 @@ def train(
     options: TrainOptions | None = None,
     progress: Progress | None = None,
 ) -> tuple[CodingModel, CrossValidation]:
-    """Embed the labelled cases, cross-validate, and fit the final model. Returns both."""
+    """Embed the labelled cases, choose and cross-validate every dimension's recipe, fit the final model."""
     options = options or TrainOptions()
-    cases = TrainingData.of(data).labelled
-    if progress:
-        progress(f"embedding {len(cases)} cases with {embedder.id}")
-    vectors = embedder.encode([c.text for c in cases], [c.language for c in cases])
-    prior = CodebookPrior.build(codebook, embedder)
-    validation = cross_validate(cases, vectors, codebook, prior, options, progress)
+    cases, design, prior = prepare(data, embedder, codebook, progress)
+    validation = cross_validate(design, cases, codebook, prior, options, progress)
     if progress:
         progress("fitting the final model on all labelled cases")
-    model = fit_model(cases, vectors, codebook, prior, embedder_spec, options, validation.kept)
+    model = fit_model(design, cases, codebook, prior, embedder_spec, options, validation)
     return model, validation

@@ -11,12 +11,11 @@ from rich.table import Table
 
 from iesi_nlp.annotation import AnnotationStore, merge_decisions
 from iesi_nlp.cli.common import CodebookOption, codebook_from_option, console, err_console, user_errors
-from iesi_nlp.codebook_prior import CodebookPrior
 from iesi_nlp.embedding import DEFAULT_EMBEDDER
 from iesi_nlp.errors import InputError
 from iesi_nlp.evaluation import evaluation_report, report_markdown, summary_rows
 from iesi_nlp.features import FEATURE_SETS
-from iesi_nlp.training import TrainOptions, cross_validate
+from iesi_nlp.training import TrainOptions, validate
 from iesi_nlp.workflow import (
     DEFAULT_MODEL_NAME,
     DEFAULT_MODELS_DIR,
@@ -149,12 +148,8 @@ def evaluate_cli(
             options = TrainOptions(feature_set=feature_set, folds=folds)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-        cases = load_training_cases(inputs, cb)
         encoder = cached_embedder(embedder, cache)
-        _progress(f"embedding {len(cases)} labelled cases with {encoder.id}")
-        vectors = encoder.encode([c.text for c in cases], [c.language for c in cases])
-        prior = CodebookPrior.build(cb, encoder)
-        validation = cross_validate(cases, vectors, cb, prior, options, _progress)
+        validation, cases = validate(load_training_cases(inputs, cb), encoder, cb, options, _progress)
         report = evaluation_report(validation, cases, folds)
         report["embedder"] = encoder.id
         output_dir.mkdir(parents=True, exist_ok=True)

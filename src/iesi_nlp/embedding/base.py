@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from iesi_nlp.boilerplate import is_boilerplate
 from iesi_nlp.text import Span, sentence_units
 
 
@@ -111,13 +112,26 @@ class Embedder(ABC):
         for units, language in zip(units_per_text, languages, strict=True):
             sentence_vectors = vectors[offset : offset + len(units)]
             offset += len(units)
-            documents.append(DocumentEmbedding(pool(sentence_vectors, units), units, sentence_vectors, language))
+            documents.append(document_embedding(units, sentence_vectors, language))
         return documents
 
 
+def document_embedding(sentences: list[Span], sentence_vectors: np.ndarray, language: str | None) -> DocumentEmbedding:
+    """A document from its sentences and their vectors, the document vector pooled from them."""
+    return DocumentEmbedding(pool(sentence_vectors, sentences), sentences, sentence_vectors, language)
+
+
 def pool(sentence_vectors: np.ndarray, sentences: Sequence[Span]) -> np.ndarray:
-    """The document vector: sentence vectors averaged with weights by length, then normalised."""
+    """The document vector: sentence vectors averaged with weights by length, then normalised.
+
+    Boilerplate sentences (menus, cookie banners, share links: :mod:`iesi_nlp.boilerplate`)
+    are left out, unless the text has nothing else. They are still embedded and cached,
+    so a better boilerplate rule applies to cached texts without embedding them again.
+    """
     weights = np.asarray([max(1, s.end - s.start) for s in sentences], dtype=np.float32)
+    content = np.asarray([not is_boilerplate(s.text) for s in sentences], dtype=bool)
+    if content.any():
+        weights = weights * content
     pooled = (sentence_vectors.astype(np.float32, copy=False) * weights[:, None]).sum(axis=0)
     return _normalise(pooled[None, :])[0]
 

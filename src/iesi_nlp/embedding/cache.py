@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from iesi_nlp.embedding.base import DocumentEmbedding, Embedder, _check_languages
+from iesi_nlp.embedding.base import DocumentEmbedding, Embedder, _check_languages, document_embedding
 from iesi_nlp.text import Span
 
 _SCHEMA = """
@@ -104,13 +104,23 @@ class EmbeddingCache:
 
 
 def _decode(text: str, language, vector: bytes, offsets: bytes, sentence_vectors: bytes, dim: int):
-    pooled = np.frombuffer(vector, dtype=np.float32)
-    if pooled.shape[0] != dim:
+    if len(vector) != 4 * dim:
         return None  # written by a model of another size under the same id: embed again
     bounds = np.frombuffer(offsets, dtype=np.int32).reshape(-1, 2)
     sentences = [Span(text[start:end], int(start), int(end)) for start, end in bounds.tolist()]
     matrix = np.frombuffer(sentence_vectors, dtype=np.float16).reshape(len(sentences), dim).astype(np.float32)
-    return DocumentEmbedding(pooled, sentences, matrix, language)
+    if len(sentences) == 1:  # a label text, or a one-sentence case: the stored vector is exact
+        return DocumentEmbedding(np.frombuffer(vector, dtype=np.float32), sentences, matrix, language)
+    # Pooled again from the sentences, so the current boilerplate rule applies to cached texts too.
+    return document_embedding(sentences, matrix, language)
+
+
+def _as_cached(document: DocumentEmbedding) -> DocumentEmbedding:
+    """``document`` as the cache will give it back: float16 sentence vectors, pooled from those."""
+    rounded = document.sentence_vectors.astype(np.float16).astype(np.float32)
+    if len(document.sentences) == 1:
+        return replace(document, sentence_vectors=rounded)
+    return document_embedding(document.sentences, rounded, document.language)
 
 
 class CachedEmbedder(Embedder):
@@ -177,11 +187,9 @@ class CachedEmbedder(Embedder):
         self.misses += len(missing)
         if missing:
             fresh = self.inner.embed_documents([texts[i] for i in missing], [languages[i] for i in missing])
-            # Round as the cache stores them, so a first run and a rerun score identically.
-            new = {
-                i: replace(document, sentence_vectors=document.sentence_vectors.astype(np.float16).astype(np.float32))
-                for i, document in zip(missing, fresh, strict=True)
-            }
+            # Round as the cache stores them and pool from the rounded vectors, so a first run
+            # and a rerun score identically.
+            new = {i: _as_cached(document) for i, document in zip(missing, fresh, strict=True)}
             self.cache.put_many(self.id, {text_key(texts[i]): document for i, document in new.items()})
             known.update(new)
         return [known[i] for i in range(len(texts))]

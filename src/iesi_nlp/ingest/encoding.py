@@ -7,6 +7,8 @@ Latin-1, and the like) is repaired with ftfy.
 from __future__ import annotations
 
 import codecs
+import html
+import re
 
 import charset_normalizer
 import ftfy
@@ -66,3 +68,29 @@ def repair_text(text: str) -> str:
     return ftfy.fix_text(
         text, normalization="NFC", unescape_html=False, uncurl_quotes=False, fix_character_width=False, explain=False
     )
+
+
+#: Markup that betrays an HTML fragment in a table cell (scraped descriptions keep their <p> and &nbsp;).
+_HTML_TAG = re.compile(r"</?(?:p|br|div|span|a|li|ul|ol|strong|b|em|i|h[1-6]|table|tr|td|blockquote)\b[^>]*>", re.I)
+_HTML_ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{2,6}|#x[0-9a-fA-F]{2,6});")
+_BLOCK_END = re.compile(r"<br\s*/?>|</(?:p|div|li|h[1-6]|tr|blockquote)>", re.I)
+
+
+def html_fragment_to_text(text: str) -> str:
+    """Plain text of a cell that holds an HTML fragment; any other text is returned unchanged.
+
+    Block ends become line breaks (so sentences and paragraphs stay apart) and entities
+    are decoded. Whole HTML pages go through trafilatura instead (see ``sources``).
+    """
+    if not _HTML_TAG.search(text) and not _HTML_ENTITY.search(text):
+        return text
+    if _HTML_TAG.search(text):
+        from lxml import html as lxml_html
+
+        marked = _BLOCK_END.sub(lambda match: match.group(0) + "\n", text)
+        try:
+            text = lxml_html.fromstring(f"<div>{marked}</div>").text_content()
+        except (ValueError, TypeError):  # lxml refuses some control characters: keep the text as it is
+            return html.unescape(text)
+        return text.strip()
+    return html.unescape(text)

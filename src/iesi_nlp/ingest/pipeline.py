@@ -19,7 +19,7 @@ import orjson
 
 from iesi_nlp.codebook import Codebook
 from iesi_nlp.errors import InputError, LabelError
-from iesi_nlp.ingest.encoding import repair_text
+from iesi_nlp.ingest.encoding import html_fragment_to_text, repair_text
 from iesi_nlp.ingest.language import detect_language
 from iesi_nlp.ingest.sources import SUPPORTED_SUFFIXES, RawRecord, read_records
 from iesi_nlp.records import CASE_FIELDS, Case, case_from_dict, stable_case_id
@@ -254,7 +254,7 @@ class Ingestor:
         text = data.get("text")
         if not isinstance(text, str) or not text.strip():
             raise InputError(f"{where}: text is empty")
-        text = repair_text(text)
+        text = repair_text(html_fragment_to_text(text) if raw.location else text)
         if "\ufffd" in text:
             raise InputError(f"{where}: text holds undecodable bytes (the file mixes encodings)")
         if len(text) > self.options.max_text_chars:
