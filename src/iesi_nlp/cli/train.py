@@ -157,8 +157,10 @@ def train_cli(
             _progress(_describe(data))
             model, report, directory = opened.train(options=options, progress=_progress, by=by, cache=cache)
         else:
-            seed_cases = load_seed(seed_spec(seed, no_seed), cb)
+            chosen_seed = seed_spec(seed, no_seed)
+            # The user's files first: a mistake in them is reported before the seed is read.
             user = read_labelled_files(inputs, cb, ingest_options(cb, column, label)) if inputs else UserCases()
+            seed_cases = load_seed(chosen_seed, cb)
             store = None
             if annotations is not None:
                 if not annotations.is_file():
