@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from iesi_nlp.annotation import Action, AnnotationError, AnnotationStore, Decision, merge_decisions
 from iesi_nlp.cli.main import app
-from iesi_nlp.registry import resolve_model_dir
 from iesi_nlp.codebook import load_codebook
 from iesi_nlp.records import Case, write_cases
+from iesi_nlp.registry import resolve_model_dir
 from tests.conftest import EN_TEXT, read_jsonl
 from tests.small_corpus import small_cases
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -108,10 +110,13 @@ def test_adding_files_keeps_duplicates_out_and_loses_nothing(tmp_path, collectio
     assert second.rejects_file.parent == project.rejects_dir
     assert [c.id for c in project.cases()] == ["gp1", "gp2", "gp4"]
     events = [e for e in project.events() if e["event"] == "file_added"]
-    assert [(e["new"], e["duplicates"], e["rejected"], e["by"]) for e in events] == [(2, 0, 1, "anna"), (1, 3, 0, "ben")]
-    assert events[0]["sha256"] == __import__("hashlib").sha256(collection.read_bytes()).hexdigest()
+    assert [(e["new"], e["duplicates"], e["rejected"], e["by"]) for e in events] == [
+        (2, 0, 1, "anna"),
+        (1, 3, 0, "ben"),
+    ]
+    assert events[0]["sha256"] == hashlib.sha256(collection.read_bytes()).hexdigest()
     assert events[1]["rejects"].startswith("rejects/") and events[0]["labelled"] == 1
-    with pytest.raises(InputError, match="missing.csv: input not found"):
+    with pytest.raises(InputError, match=r"missing\.csv: input not found"):
         project.add_files([tmp_path / "missing.csv"], added_by="anna")
 
 

@@ -19,7 +19,6 @@ from iesi_nlp.registry import (
     RegistryError,
     add_version,
     find_version,
-    import_version,
     is_registry,
     read_history,
     resolve_model_dir,
@@ -149,7 +148,9 @@ def test_the_serving_pointer_is_replaced_atomically(tmp_path, monkeypatch):
 def test_two_trainings_at_once_get_two_numbers(tmp_path):
     registry = tmp_path / "m"
     results = []
-    threads = [threading.Thread(target=lambda n=n: results.append(add_version(registry, fake_model(n)))) for n in (1, 2, 3)]
+    threads = [
+        threading.Thread(target=lambda n=n: results.append(add_version(registry, fake_model(n)))) for n in (1, 2, 3)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -86,7 +86,9 @@ def test_retraining_waits_for_enough_reviewed_cases_not_decision_rows(service):
     # A second opinion on the same case, and a skip: still one reviewed case.
     service.accept_all(service.store.case("r1"), "ben", shown=shown(service, "r1"))
     r2 = service.store.case("r2")
-    service.decide(r2, "anna", {d: [] for d in service.codebook.dimension_ids}, Action.SKIPPED, shown=shown(service, "r2"))
+    service.decide(
+        r2, "anna", {d: [] for d in service.codebook.dimension_ids}, Action.SKIPPED, shown=shown(service, "r2")
+    )
     assert service.reviewed_since_training() == 1 and not started
     service.accept_all(service.store.case("r3"), "anna", ["actors"], shown=shown(service, "r3"))
     assert service.reviewed_since_training() == 2

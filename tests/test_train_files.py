@@ -113,7 +113,9 @@ def test_a_file_without_any_labelled_case_is_refused(tmp_path, seed):
     )
     result = train(tmp_path, str(labelled), "--seed", str(seed))
     assert result.exit_code == 2
-    assert "no labelled case: all 2 case(s) have empty label columns (service_domain)" in " ".join(result.output.split())
+    assert "no labelled case: all 2 case(s) have empty label columns (service_domain)" in " ".join(
+        result.output.split()
+    )
     assert_nothing_written(tmp_path)
     report = tmp_path / "report.txt"
     report.write_text(EN_TEXT, encoding="utf-8")

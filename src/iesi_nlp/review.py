@@ -436,7 +436,11 @@ def serve_app(command: Sequence[str], env: dict[str, str], *, stop_timeout: floa
         if child.poll() is None:
             child.send_signal(signum)
 
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if _can_handle(sig)}
+    previous = {
+        sig: signal.signal(sig, forward)
+        for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None))
+        if _can_handle(sig)
+    }
     try:
         while True:
             try:
