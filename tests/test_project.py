@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from iesi_nlp.annotation import Action, Decision
+from iesi_nlp.artifacts import read_card
 from iesi_nlp.cli.main import app
 from iesi_nlp.errors import InputError
 from iesi_nlp.project import Project, ProjectError, open_or_create
@@ -214,3 +215,15 @@ def test_review_command_refuses_a_folder_that_is_no_project(tmp_path):
     result = runner.invoke(app, ["review", "--project", str(tmp_path)])
     assert result.exit_code == 2 and "not an iesi-nlp project" in result.output
     assert not (tmp_path / "project.json").exists()
+
+
+def test_a_project_can_start_with_a_copy_of_an_existing_model(trained, tmp_path):
+    from iesi_nlp.cli.review import start_with_model
+    from iesi_nlp.errors import IesiError
+
+    _, _, directory = trained
+    project = Project.create(tmp_path / "p", seed="none")
+    start_with_model(project, directory.parent)  # a folder of versions: its serving one is copied
+    assert project.serving().card["model_id"] == read_card(directory)["model_id"]
+    with pytest.raises(IesiError, match="already has model versions"):
+        start_with_model(project, directory)

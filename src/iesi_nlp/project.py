@@ -70,6 +70,8 @@ class AddReport:
     sha256: str
     records_read: int = 0
     new: int = 0
+    #: Of the new cases, how many came with labels (label columns).
+    labelled: int = 0
     duplicates: int = 0
     rejected: int = 0
     files_rejected: int = 0
@@ -359,6 +361,7 @@ class Project:
         if new:
             self.store.add_cases(new, added_by=added_by)
         report.new = len(new)
+        report.labelled = sum(1 for case in new if case.is_labelled)
         report.new_ids = [case.id for case in new]
         self.log(
             {
@@ -370,7 +373,7 @@ class Project:
                 "duplicates": report.duplicates,
                 "rejected": report.rejected,
                 "files_rejected": report.files_rejected,
-                "labelled": sum(1 for case in new if case.is_labelled),
+                "labelled": report.labelled,
                 "rejects": str(report.rejects_file.relative_to(self.root)) if report.rejects_file else None,
                 "by": added_by,
             }

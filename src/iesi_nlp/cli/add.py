@@ -57,6 +57,17 @@ def print_add_reports(reports: Sequence[AddReport]) -> None:
             console.print(f"    … {len(report.reasons) - 5} more in {report.rejects_file}", highlight=False)
 
 
+def print_learning_hint(project: Project, reports: Sequence[AddReport]) -> None:
+    """Say when new labelled cases wait for the next training (a serving model has not learnt from them)."""
+    labelled = sum(report.labelled for report in reports)
+    if labelled and project.serving() is not None:
+        console.print(
+            f"{labelled} new labelled case(s): the model learns from them at its next training "
+            f"(Retrain now on the screen, or `iesi-nlp train --project {project.root}`)",
+            highlight=False,
+        )
+
+
 def print_project(project: Project, created: bool) -> None:
     cases = project.cases()
     labelled = sum(1 for case in cases if case.is_labelled)
@@ -101,4 +112,5 @@ def add_cli(
         reports = opened.add_files(inputs, options, added_by=f"{current_user()} (iesi-nlp add)")
     print_add_reports(reports)
     print_project(opened, created)
+    print_learning_hint(opened, reports)
     console.print(f"Next: [bold]iesi-nlp review --project {project}[/]", highlight=False)

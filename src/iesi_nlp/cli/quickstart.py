@@ -105,7 +105,8 @@ def quickstart_cli(
         console.print(f"  {dimension_id:<18} {shown}  [dim]({first['source'][dimension_id]})[/]", highlight=False)
     console.print(
         "\nNext: review your own cases in your browser with [bold]iesi-nlp review --cases YOUR_FILE.csv[/] "
-        "(or the bundled pool with [bold]iesi-nlp review[/]; it prints the address); "
+        f"(or the bundled pool with [bold]iesi-nlp review --model {registry}[/], which starts with this model; "
+        "it prints the address); "
         f"code your own files with [bold]iesi-nlp classify FILE --model {registry}[/]; "
         f"the model card is {directory / 'model.md'}.",
         highlight=False,

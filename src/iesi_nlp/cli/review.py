@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from iesi_nlp.cli.add import checked_inputs, print_add_reports, print_project
+from iesi_nlp.artifacts import read_card
+from iesi_nlp.cli.add import checked_inputs, print_add_reports, print_learning_hint, print_project
 from iesi_nlp.cli.common import (
     CodebookOption,
     ColumnOption,
@@ -25,7 +26,7 @@ from iesi_nlp.cli.train import _progress
 from iesi_nlp.errors import IesiError
 from iesi_nlp.ingest import IngestOptions
 from iesi_nlp.project import DEFAULT_PROJECT_DIR, DEMO_PROJECT_DIR, Project, open_or_create
-from iesi_nlp.registry import current_user
+from iesi_nlp.registry import current_user, import_version, resolve_model_dir
 from iesi_nlp.review import (
     APP_SCRIPT,
     DEFAULT_RETRAIN_EVERY,
@@ -38,6 +39,26 @@ from iesi_nlp.workflow import corpus_pool_dir
 
 #: Where the review screen kept its decisions before projects (still read by `train --annotations`).
 OLD_STORE = Path("annotation") / "decisions.sqlite"
+
+
+def start_with_model(project: Project, model: Path) -> None:
+    """Copy ``model`` into a project that has none, as its first version (checked against its codebook)."""
+    if project.serving() is not None:
+        raise IesiError(
+            f"--model {model}: project {project.root} already has model versions; "
+            f"choose among them with `iesi-nlp models serve VERSION --project {project.root}`"
+        )
+    source = resolve_model_dir(model)
+    card = read_card(source)
+    if card["codebook"]["fingerprint"] != project.codebook.fingerprint:
+        raise IesiError(
+            f"--model {model}: trained with codebook {card['codebook']['id']!r} version {card['codebook']['version']}, "
+            f"not the project's ({project.codebook.id!r} version {project.codebook.version})"
+        )
+    version = import_version(
+        project.models_dir, source, by=f"{current_user()} (iesi-nlp review --model)", reason=f"copied from {source}"
+    )
+    console.print(f"[green]✓[/] model {card['model_id']} copied from {source}: {version.id} serves", highlight=False)
 
 
 def review_cli(
@@ -65,6 +86,15 @@ def review_cli(
     seed: SeedOption = None,
     no_seed: NoSeedOption = False,
     embedder: Annotated[str | None, typer.Option("--embedder", help="Embedder of a new project.")] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Start a project that has no model with a copy of this one (e.g. models/default after "
+            "quickstart) instead of training its first model.",
+        ),
+    ] = None,
     codebook: CodebookOption = None,
     port: Annotated[int, typer.Option(help="Port of the screen.")] = 8501,
     host: Annotated[str, typer.Option(help="Address to listen on; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
@@ -96,7 +126,9 @@ def review_cli(
                 console.print(f"project folder: {root.resolve()} (choose another with --project DIR)", highlight=False)
             options = checked_inputs(cases, root, codebook, column, label, source, sheet)
             opened, created = open_or_create(root, codebook=codebook, seed=seed_choice, embedder=embedder)
-            print_add_reports(opened.add_files(cases, options, added_by=f"{current_user()} (iesi-nlp review --cases)"))
+            reports = opened.add_files(cases, options, added_by=f"{current_user()} (iesi-nlp review --cases)")
+            print_add_reports(reports)
+            print_learning_hint(opened, reports)
         elif project is not None:
             Project.open(project)  # a clear error if it is not a project: reopening never makes one
             opened, created = open_or_create(project, codebook=codebook, seed=seed_choice, embedder=embedder)
@@ -116,6 +148,8 @@ def review_cli(
                     highlight=False,
                 )
         print_project(opened, created)
+        if model is not None:
+            start_with_model(opened, model)
         if opened.serving() is None:
             data = opened.training_data()
             labelled = sum(1 for case in data.own if case.labels)

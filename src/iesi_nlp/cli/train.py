@@ -129,8 +129,8 @@ def train_cli(
 ) -> None:
     """Train one classifier per codebook dimension on the seed corpus and your labelled files; save a new version.
 
-    Your cases (FILE..., review decisions with --annotations) count as your own and
-    outweigh the seed (the bundled corpus unless --seed or --no-seed). Every dimension is
+    Your cases (FILE..., review decisions with --annotations) are learnt as your own, apart
+    from the seed (the bundled corpus unless --seed or --no-seed). Every dimension is
     cross-validated first (metrics in the model card and evaluation.md); the final model
     is fitted on all labelled cases and saved as a new version in MODELS_DIR/NAME, which
     then serves (earlier versions stay: `iesi-nlp models`). Bad input stops everything
