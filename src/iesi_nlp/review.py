@@ -446,11 +446,13 @@ def serve_app(command: Sequence[str], env: dict[str, str], *, stop_timeout: floa
             try:
                 return child.wait()
             except KeyboardInterrupt:
-                # Ctrl+C reached both (one process group); give the server time to stop cleanly.
+                # Ctrl+C in a terminal reaches the server too; `kill -INT` reaches only us: stop it either way.
+                if child.poll() is None:
+                    child.terminate()
                 try:
                     return child.wait(timeout=stop_timeout)
                 except subprocess.TimeoutExpired:
-                    child.terminate()
+                    child.kill()
     finally:
         if child.poll() is None:
             child.terminate()

@@ -61,15 +61,31 @@ def list_cli(models_dir: RegistryArgument = None, project: ProjectOption = None)
     if not rows:
         console.print(f"{registry}: no model versions yet", highlight=False)
         return
-    dimensions = list(rows[-1]["macro_f1"])
-    table = Table(title=f"Model versions in {registry}", caption="macro-F1: cross-validated, per dimension")
-    for column in ("", "version", "created", "seed", "own", "unlabelled", *dimensions):
-        table.add_column(column, justify="left" if column in {"version", "created", ""} else "right")
+    table = Table(title=f"Model versions in {registry}", caption="▶ serving; cases: seed / own / unlabelled")
+    for column in ("", "version", "created", "cases", "mean macro-F1"):
+        table.add_column(column, justify="right" if column in {"mean macro-F1"} else "left")
     for row in rows:
-        f1 = [f"{row['macro_f1'].get(d):.3f}" if row["macro_f1"].get(d) is not None else "–" for d in dimensions]
-        counts = [str(row[k]) if row[k] is not None else "?" for k in ("seed_cases", "own_cases", "unlabelled_cases")]
-        table.add_row("▶" if row["serving"] else "", row["version"], row["created"], *counts, *f1)
+        known = [v for v in row["macro_f1"].values() if v is not None]
+        mean = f"{sum(known) / len(known):.3f}" if known else "–"
+        counts = " / ".join(
+            str(row[k]) if row[k] is not None else "?" for k in ("seed_cases", "own_cases", "unlabelled_cases")
+        )
+        table.add_row(
+            "▶" if row["serving"] else "", row["version"], row["created"].replace("T", " ")[:16], counts, mean
+        )
     console.print(table)
+    # Per dimension, the last versions side by side (one row per dimension keeps it narrow).
+    shown = rows[-5:]
+    per_dimension = Table(
+        title="Cross-validated macro-F1 per dimension" + (" (last 5 versions)" if len(rows) > 5 else "")
+    )
+    per_dimension.add_column("dimension")
+    for row in shown:
+        per_dimension.add_column(row["version"].split("-")[0] + (" ▶" if row["serving"] else ""), justify="right")
+    for dimension in dict.fromkeys(d for row in shown for d in row["macro_f1"]):
+        values = [row["macro_f1"].get(dimension) for row in shown]
+        per_dimension.add_row(dimension, *(f"{v:.3f}" if v is not None else "–" for v in values))
+    console.print(per_dimension)
     if pointer:
         console.print(
             f"serving {pointer['version']} since {pointer['since']} (by {pointer['by']}: {pointer['reason']})",

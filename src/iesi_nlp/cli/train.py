@@ -155,7 +155,9 @@ def train_cli(
             opened = Project.open(project)
             data = opened.training_data()
             _progress(_describe(data))
-            model, report, directory = opened.train(options=options, progress=_progress, by=by, cache=cache)
+            model, report, directory = opened.train(
+                options=options, progress=_progress, by=by, reason="iesi-nlp train --project", cache=cache
+            )
         else:
             chosen_seed = seed_spec(seed, no_seed)
             # The user's files first: a mistake in them is reported before the seed is read.
