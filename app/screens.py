@@ -130,7 +130,10 @@ def review_page() -> None:
     case = pinned or svc.next_case(candidates, annotator)
     if case is None:
         svc.release(annotator)
-        st.success("Nothing left to review with these filters.")
+        if not svc.store.cases():
+            st.info("This project has no cases yet: add some on the “Add a case” page, or with `iesi-nlp add FILE`.")
+        else:
+            st.success("Nothing left to review with these filters.")
         return
     suggestion = _shown_suggestion(svc, case)
     _show_suggestions_in_widgets(svc, case, suggestion)
@@ -408,7 +411,7 @@ def dashboard_page() -> None:
     st.progress(len(reviewed) / len(cases) if cases else 0.0)
     st.subheader("Languages of the cases")
     st.bar_chart(pd.Series([c.language or "?" for c in cases]).value_counts())
-    st.subheader("Labels in the training set (seed plus settled reviews)")
+    st.subheader("Labels in the training set (seed, your imported labels and settled reviews)")
     dimension = st.selectbox("Dimension", svc.codebook.dimension_ids, key="dash-dim")
     st.bar_chart(pd.Series(svc.label_counts().get(dimension, {})))
     st.subheader("Current model (cross-validated)")

@@ -43,6 +43,8 @@ def registry_from(models_dir: Path | None, project: Path | None) -> Path:
         return Project.open(path).models_dir
     if not path.exists():
         raise RegistryError(f"{path}: no such folder of model versions; train one with `iesi-nlp train`")
+    if is_model_folder(path) and is_registry(path.parent):
+        return path.parent  # a version's folder: its registry is meant
     return path
 
 
