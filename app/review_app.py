@@ -1,4 +1,4 @@
-"""The review screen (Streamlit): ``streamlit run app/review_app.py`` or ``iesi-nlp review``.
+"""The review screen (Streamlit): ``iesi-nlp review`` (or ``IESI_NLP_PROJECT=DIR streamlit run app/review_app.py``).
 
 Sign-in, the sidebar, and the pages in ``views/`` (each a thin file over ``screens.py``).
 Configuration is by environment variables, listed in ``screens.py``.

@@ -1,14 +1,13 @@
 """The review screen's pages and shared parts (Streamlit). UI only: the work is in ``iesi_nlp.review``.
 
-Configured by environment variables (``iesi-nlp review`` will set them):
+Configured by environment variables (``iesi-nlp review`` sets them, see ``review.app_environment``):
 
-* ``IESI_NLP_STORE``: annotation database (default ``annotation/decisions.sqlite``);
-* ``IESI_NLP_MODEL``: model folder (default ``models/default``);
-* ``IESI_NLP_CORPUS``: corpus folder whose labelled cases seed training and whose pool is
-  queued for review (default: the bundled corpus);
+* ``IESI_NLP_PROJECT``: the project folder (its cases are queued, its store keeps the decisions,
+  its model registry serves the suggestions and receives every retraining);
 * ``IESI_NLP_ANNOTATORS``: comma-separated names allowed to annotate (default: anyone, by name);
 * ``IESI_NLP_PASSWORD``: when set, nothing is shown without it;
-* ``IESI_NLP_RETRAIN_EVERY``: retrain in the background after this many decisions (default 20).
+* ``IESI_NLP_RETRAIN_EVERY``: retrain in the background after this many newly reviewed cases
+  (default ``iesi_nlp.review.DEFAULT_RETRAIN_EVERY``).
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from __future__ import annotations
 import hmac
 import html
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -23,32 +23,26 @@ import streamlit as st
 from streamlit_shortcuts import add_shortcuts
 
 from iesi_nlp.agreement import krippendorff_alpha, override_rates
-from iesi_nlp.annotation import Action, AnnotationStore, Decision
-from iesi_nlp.artifacts import read_history
-from iesi_nlp.codebook import load_codebook
-from iesi_nlp.corpus import load_corpus
+from iesi_nlp.annotation import Action, Decision
 from iesi_nlp.evidence import highlight_html
-from iesi_nlp.review import ReviewFilters, ReviewService
+from iesi_nlp.learning_curve import learning_curve
+from iesi_nlp.project import Project
+from iesi_nlp.registry import trained_history, version_summaries
+from iesi_nlp.review import DEFAULT_RETRAIN_EVERY, ReviewFilters, ReviewService
 
 
 def service() -> ReviewService:
-    return _service(
-        os.environ.get("IESI_NLP_STORE", "annotation/decisions.sqlite"),
-        os.environ.get("IESI_NLP_MODEL", "models/default"),
-        os.environ.get("IESI_NLP_CORPUS") or None,
-        int(os.environ.get("IESI_NLP_RETRAIN_EVERY", "20")),
-    )
+    project = os.environ.get("IESI_NLP_PROJECT")
+    if not project:
+        st.error("No project: start the screen with `iesi-nlp review --cases FILE` or `iesi-nlp review --project DIR`.")
+        st.stop()
+    return _service(project, int(os.environ.get("IESI_NLP_RETRAIN_EVERY", str(DEFAULT_RETRAIN_EVERY))))
 
 
 @st.cache_resource
-def _service(store_path: str, model_dir: str, corpus_dir: str | None, retrain_every: int) -> ReviewService:
-    """One service per server process and configuration, shared by every browser tab (the store serialises writes)."""
-    codebook = load_codebook()
-    store = AnnotationStore(Path(store_path), codebook)
-    corpus = load_corpus(codebook, corpus_dir)
-    if not store.cases():
-        store.add_cases(corpus.pool, added_by="setup")
-    return ReviewService(store, Path(model_dir), corpus.labelled, codebook, retrain_every=retrain_every)
+def _service(project_dir: str, retrain_every: int) -> ReviewService:
+    """One service per server process and project, shared by every browser tab (the store serialises writes)."""
+    return ReviewService.for_project(Project.open(Path(project_dir)), retrain_every=retrain_every)
 
 
 def sign_in() -> str | None:
@@ -72,22 +66,31 @@ def sign_in() -> str | None:
     return None
 
 
+def age_text(age) -> str:
+    minutes = int(age.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // (24 * 60)} days"
+
+
 def sidebar_status(svc: ReviewService, annotator: str) -> None:
+    svc.refresh()  # another version may serve since the last click (retrained, or `iesi-nlp models serve`)
     with st.sidebar:
         st.markdown(f"**Annotator:** {annotator}")
-        age = svc.model_age
-        minutes = int(age.total_seconds() // 60)
+        if svc.project is not None:
+            st.markdown(f"**Project:** {html.escape(svc.project.name)}")
         st.markdown(
-            f"**Model:** `{svc.model.id}`  \ntrained {minutes} min ago"
-            if minutes < 120
-            else f"**Model:** `{svc.model.id}`  \ntrained {minutes // 60} h ago"
+            f"**Model:** version `{svc.version or '-'}`, trained {age_text(svc.model_age)} ago  \n`{svc.model.id}`"
         )
+        due = max(0, svc.retrain_every - svc.reviewed_since_training())
         if svc.retrain.running:
             st.info("Retraining in the background…")
         elif svc.retrain.last_error:
             st.error(f"Last retraining failed: {svc.retrain.last_error}")
+        else:
+            st.caption(f"Retrains after {due} more reviewed case{'s' if due != 1 else ''}")
         if st.button("Retrain now", disabled=svc.retrain.running):
-            svc.start_retraining()
+            svc.start_retraining(by=annotator, reason=f"Retrain now, by {annotator}")
             st.rerun()
 
 
@@ -127,17 +130,20 @@ def review_page() -> None:
     case = pinned or svc.next_case(candidates, annotator)
     if case is None:
         svc.release(annotator)
-        st.success("Nothing left to review with these filters.")
+        if not svc.store.cases():
+            st.info("This project has no cases yet: add some on the “Add a case” page, or with `iesi-nlp add FILE`.")
+        else:
+            st.success("Nothing left to review with these filters.")
         return
-    suggestion = svc.suggestions([case])[0]
+    suggestion = _shown_suggestion(svc, case)
     _show_suggestions_in_widgets(svc, case, suggestion)
     st.session_state[CASE_ON_SCREEN] = case.id
     st.caption(
         f"{len(candidates)} cases in this queue · ordered by uncertainty (margin), "
         "rare labels first, look-alikes spread out"
     )
-    st.subheader(case.title or case.id)
-    st.caption(f"id {case.id} · {case.language or '?'} · {case.country or '?'} · {case.source or '?'}")
+    st.subheader(_markdown_escape(case.title or case.id))
+    st.caption(case_caption(case))
     decided_here = _decided_here(case.id)
     # One click accepts one dimension: a single row of chips rather than seven buttons,
     # which would double the elements the browser redraws for every case.
@@ -218,6 +224,42 @@ def review_page() -> None:
     st.caption("Keys: " + " · ".join(f"{key.title()} {name}" for name, key in SHORTCUT_NAMES.items()))
 
 
+def case_caption(case) -> str:
+    """The case's id, language, country, source, year and link, for the line under its title (Markdown)."""
+    parts = [f"id {case.id}", case.language or "?", case.country or "?", case.source or "?"]
+    if case.year:
+        parts.append(str(case.year))
+    text = " · ".join(_markdown_escape(part) for part in parts)
+    if case.url and SAFE_URL.fullmatch(case.url):
+        text += f" · [{_markdown_escape(case.url)}]({case.url})"
+    elif case.url:
+        text += f" · {_markdown_escape(case.url)}"
+    return text
+
+
+#: Links are made only of plain http(s) addresses (no spaces, quotes or brackets that could break out).
+SAFE_URL = re.compile(r"https?://[^\s()<>\[\]\"'`]+")
+
+
+def _markdown_escape(text: str) -> str:
+    """``text`` shown as it is in Markdown (a title like "[x](javascript:…)" stays text)."""
+    return re.sub(r"([\\`*_{}\[\]()#+!|<>~$])", r"\\\1", text)
+
+
+def _shown_suggestion(svc: ReviewService, case) -> dict:
+    """The suggestion on screen for ``case``: the one first shown, kept until the case is decided.
+
+    A background retraining may start serving another model while the annotator reads;
+    the screen keeps showing (and the decision records) what they saw.
+    """
+    kept = st.session_state.get(SHOWN_KEY)
+    if kept is not None and kept["case_id"] == case.id:
+        return kept
+    suggestion = svc.suggestions([case])[0]
+    st.session_state[SHOWN_KEY] = suggestion
+    return suggestion
+
+
 def confidence_html(name: str, source: str, labels, scores, saved: bool = False) -> str:
     """A dimension's heading with one confidence bar per suggested label (escaped HTML)."""
     rows = "".join(
@@ -235,6 +277,8 @@ def confidence_html(name: str, source: str, labels, scores, saved: bool = False)
 
 #: Session key of the id of the case on screen.
 CASE_ON_SCREEN = "case-on-screen"
+#: Session key of the suggestion on screen (what the annotator saw, whatever serves meanwhile).
+SHOWN_KEY = "shown-suggestion"
 #: Session key of the ids of the cases decided in this session.
 DECIDED_THIS_SESSION = "decided-this-session"
 
@@ -289,6 +333,7 @@ def _decided_here(case_id: str | None) -> set[str]:
 def _next_case(case) -> None:
     """After a decision on ``case``: take it off the screen and out of this session's queue."""
     st.session_state.pop(CASE_ON_SCREEN, None)
+    st.session_state.pop(SHOWN_KEY, None)
     st.session_state.pop(f"decided-dimensions:{case.id}", None)
     st.session_state.setdefault(DECIDED_THIS_SESSION, set()).add(case.id)
 
@@ -311,8 +356,8 @@ def _chosen_labels(svc: ReviewService, case) -> dict[str, list[str]]:
     return final
 
 
-def _accept_dimension(svc: ReviewService, case, annotator: str, dimension: str) -> None:
-    svc.accept_all(case, annotator, [dimension])
+def _accept_dimension(svc: ReviewService, case, annotator: str, dimension: str, suggestion) -> None:
+    svc.accept_all(case, annotator, [dimension], shown=suggestion)
     _decided_here(case.id).add(dimension)
     if not _open_dimensions(svc, case):
         _next_case(case)
@@ -323,7 +368,7 @@ def _accept_picked(svc: ReviewService, case, annotator: str, suggestion) -> None
     dimension = st.session_state.get(ACCEPT_ONE_KEY)
     if dimension:
         st.session_state[ACCEPT_ONE_KEY] = None
-        _accept_dimension(svc, case, annotator, dimension)
+        _accept_dimension(svc, case, annotator, dimension, suggestion)
 
 
 def _save(svc: ReviewService, case, annotator: str, suggestion) -> None:
@@ -334,9 +379,9 @@ def _save(svc: ReviewService, case, annotator: str, suggestion) -> None:
     changed = {d: labels for d, labels in final.items() if sorted(labels) != sorted(suggestion["labels"][d])}
     unchanged = {d: labels for d, labels in final.items() if d not in changed}
     if unchanged:
-        svc.decide(case, annotator, unchanged, Action.ACCEPTED)
+        svc.decide(case, annotator, unchanged, Action.ACCEPTED, shown=suggestion)
     if changed:
-        svc.decide(case, annotator, changed, Action.CORRECTED)
+        svc.decide(case, annotator, changed, Action.CORRECTED, shown=suggestion)
     _next_case(case)
 
 
@@ -348,6 +393,7 @@ def _skip_or_flag(svc: ReviewService, case, annotator: str, suggestion, action: 
         {d: [] for d in _open_dimensions(svc, case)},
         action,
         comment=comment if action == Action.FLAGGED else None,
+        shown=suggestion,
     )
     _next_case(case)
 
@@ -365,7 +411,7 @@ def dashboard_page() -> None:
     st.progress(len(reviewed) / len(cases) if cases else 0.0)
     st.subheader("Languages of the cases")
     st.bar_chart(pd.Series([c.language or "?" for c in cases]).value_counts())
-    st.subheader("Labels in the training set (seed plus settled reviews)")
+    st.subheader("Labels in the training set (seed, your imported labels and settled reviews)")
     dimension = st.selectbox("Dimension", svc.codebook.dimension_ids, key="dash-dim")
     st.bar_chart(pd.Series(svc.label_counts().get(dimension, {})))
     st.subheader("Current model (cross-validated)")
@@ -374,13 +420,14 @@ def dashboard_page() -> None:
             ["macro_f1", "micro_f1", "ece", "codebook_only_macro_f1"]
         ]
     )
-    history = read_history(svc.model_dir)
+    history = trained_history(svc.models)
     if len(history) >= 2:
         st.subheader("Cross-validated macro-F1 of each model trained so far")
-        frame = pd.DataFrame([{"model trained": h["created"], **h["macro_f1"]} for h in history]).set_index(
-            "model trained"
-        )
+        frame = pd.DataFrame(
+            [{"model trained": h["created"], **h["macro_f1"]} for h in history if h.get("created")]
+        ).set_index("model trained")
         st.line_chart(frame)
+    learning_curve_section(svc)
     st.subheader("Override rate: how often annotators changed a suggestion")
     rates = pd.DataFrame(override_rates(svc.store))
     if rates.empty:
@@ -416,33 +463,58 @@ def adjudicate_page() -> None:
                 st.rerun()
 
 
-def add_case_page() -> None:
-    from iesi_nlp.ingest import IngestOptions, Reject, iter_ingest
-    from iesi_nlp.records import Case, stable_case_id
+def learning_curve_section(svc: ReviewService) -> None:
+    """Each model version scored on the cases reviewed while it served (no extra labelling needed)."""
+    st.subheader("Your learning curve: how each model version did on the cases it served")
+    scores = learning_curve(svc.store.decisions(), svc.codebook, version_summaries(svc.models))
+    scored = [score for score in scores if score.decisions]
+    if not scored:
+        st.caption("No reviewed suggestions yet: accept or correct some cases first.")
+        return
+    frame = pd.DataFrame([score.as_row() for score in scores])
+    chart = pd.DataFrame(
+        {
+            "accepted unchanged": {s.version: s.accepted_unchanged for s in scored},
+            **{f"macro-F1 {d}": {s.version: s.macro_f1.get(d) for s in scored} for d in svc.codebook.dimension_ids},
+        }
+    )
+    st.line_chart(chart)
+    st.dataframe(frame, hide_index=True)
+    st.caption(
+        "Accepted unchanged: share of a version's suggestions (one per case and dimension) saved as they were; "
+        "skipped and flagged cases are left out. Macro-F1: its suggested labels against the labels saved, per "
+        "dimension, over the labels suggested or chosen. Few cases make a noisy score: see the counts."
+    )
 
+
+def add_case_page() -> None:
     svc, annotator = service(), st.session_state["annotator"]
+    project = svc.project
     st.title("Add a case")
+    st.caption(
+        "Checked like a row of a file given to `iesi-nlp add`: a text already in the project is not added twice, "
+        "and anything not added is listed with the reason."
+    )
+    title = st.text_input("Title (optional)")
     text = st.text_area("Paste a case description", height=200)
     upload = st.file_uploader("…or upload a file (anything `iesi-nlp ingest` reads)")
     if st.button("Add and suggest", type="primary"):
-        new: list[Case] = []
-        if text.strip():
-            new.append(Case(id=stable_case_id("pasted", annotator, text[:200]), text=text.strip(), source="pasted"))
-        if upload is not None:
-            folder = svc.store.path.parent / "uploads"
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / Path(upload.name).name
-            path.write_bytes(upload.getvalue())
-            _, items = iter_ingest([path], svc.codebook, IngestOptions(read_labels=False))
-            for item in items:
-                if isinstance(item, Reject):
-                    st.warning(item.reason)
-                else:
-                    new.append(item)
-        if not new:
+        if not text.strip() and upload is None:
             st.error("Paste a text or upload a file first.")
             return
-        svc.store.add_cases(new, added_by=annotator)
+        reports = []
+        if text.strip():
+            reports.append(project.add_text(text, title=title.strip(), added_by=annotator))
+        if upload is not None:
+            path = project.save_upload(upload.name, upload.getvalue())
+            reports += project.add_files([path], added_by=annotator)
+        new_ids = [case_id for report in reports for case_id in report.new_ids]
+        for report in reports:
+            message = f"{report.new} added, {report.duplicates} already in the project, {report.rejected} rejected"
+            (st.success if report.new and not report.rejected else st.warning)(message)
+            for reason in report.reasons:
+                st.warning(reason)
+        new = [svc.store.case(case_id) for case_id in new_ids]
         for case, suggestion in zip(new, svc.suggestions(new), strict=True):
-            st.markdown(f"**{case.id}**")
+            st.markdown(f"**{_markdown_escape(case.title or case.id)}** (`{case.id}`)")
             st.json(suggestion["labels"])

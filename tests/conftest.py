@@ -69,20 +69,28 @@ def trained(tmp_path_factory, embedding_cache):
     )
 
 
-@pytest.fixture
-def review_workspace(trained, tmp_path):
-    """A copy of the session's small model, a corpus of 48 seed and 4 pool cases, and an empty store path."""
-    import shutil
-
+def write_seed_corpus(folder: Path) -> Path:
+    """A corpus folder holding the 48 small labelled cases (a fast seed for projects in the tests)."""
     from iesi_nlp.records import write_cases
-    from tests.small_corpus import POOL, small_cases
+    from tests.small_corpus import small_cases
+
+    (folder / "labelled").mkdir(parents=True)
+    (folder / "pool").mkdir()
+    write_cases(small_cases(), folder / "labelled" / "cases.jsonl")
+    return folder
+
+
+@pytest.fixture
+def review_project(trained, tmp_path):
+    """A project seeded with the 48 small cases, holding the 4 pool cases, served by a copy of the session's model."""
+    from iesi_nlp.project import Project
+    from iesi_nlp.records import write_cases
+    from iesi_nlp.registry import import_version
+    from tests.small_corpus import POOL
 
     _, _, directory = trained
-    model_dir = tmp_path / "models" / "small"
-    shutil.copytree(directory, model_dir)
-    corpus = tmp_path / "corpus"
-    (corpus / "labelled").mkdir(parents=True)
-    (corpus / "pool").mkdir()
-    write_cases(small_cases(), corpus / "labelled" / "cases.jsonl")
-    write_cases(POOL, corpus / "pool" / "cases.jsonl")
-    return tmp_path / "decisions.sqlite", model_dir, corpus
+    project = Project.create(tmp_path / "project", seed=write_seed_corpus(tmp_path / "seed"))
+    write_cases(POOL, tmp_path / "pool.jsonl")
+    project.add_files([tmp_path / "pool.jsonl"], added_by="setup")
+    import_version(project.models_dir, directory, by="test", reason="the session's small model")
+    return project

@@ -77,13 +77,16 @@ def small_cases() -> list[Case]:
 POOL = [
     Case(
         id="r1",
+        title="Diabetes video clinic",
         text="A charity runs a video clinic where patients with diabetes talk to a nurse each week.",
         language="en",
         country="IE",
         source="scraped",
+        url="https://example.org/r1",
     ),
     Case(
         id="r2",
+        title="Jobportal der Arbeitsagentur",
         text="Die Arbeitsagentur vermittelt Arbeitslose über ein Online-Portal an Betriebe in der Region.",
         language="de",
         country="DE",

@@ -17,6 +17,7 @@ from iesi_nlp.annotation import Action, AnnotationError, AnnotationStore, Decisi
 from iesi_nlp.cli.main import app
 from iesi_nlp.codebook import load_codebook
 from iesi_nlp.records import Case, write_cases
+from iesi_nlp.registry import resolve_model_dir
 from tests.conftest import EN_TEXT, read_jsonl
 from tests.small_corpus import small_cases
 
@@ -174,10 +175,13 @@ def test_train_learns_from_review_decisions(tmp_path, store):
         "5",
         "--annotations",
         str(store.path),
+        "--no-seed",
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    card = orjson.loads((models / "default" / "model.json").read_bytes())
+    model = resolve_model_dir(models / "default")
+    card = orjson.loads((model / "model.json").read_bytes())
     assert card["training_set"]["size"] == 24
-    report = orjson.loads((models / "default" / "evaluation.json").read_bytes())
+    assert card["training_set"]["own"] == 24  # the user's file and the reviewed case
+    report = orjson.loads((model / "evaluation.json").read_bytes())
     assert report["dimensions"]["service_domain"]["per_label"]["migration"]["support"] == 1

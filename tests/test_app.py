@@ -14,13 +14,12 @@ APP = str(APP_SCRIPT)
 
 
 @pytest.fixture
-def app_env(review_workspace, monkeypatch):
-    store, model_dir, corpus = review_workspace
-    for name, value in app_environment(store, model_dir, corpus, retrain_every=1000).items():
+def app_env(review_project, monkeypatch):
+    for name, value in app_environment(review_project.root, retrain_every=1000).items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("IESI_NLP_PASSWORD", raising=False)
     monkeypatch.delenv("IESI_NLP_ANNOTATORS", raising=False)
-    return store
+    return review_project.store.path
 
 
 def signed_in(name="anna") -> AppTest:
@@ -161,7 +160,10 @@ def test_dashboard_shows_progress_and_agreement(app_env):
     assert not at.exception, at.exception
     assert at.title[0].value == "Dashboard"
     assert at.metric[0].value == "1 / 4"
-    assert len(at.dataframe) >= 3  # model metrics, override rates, agreement
+    assert len(at.dataframe) >= 4  # model metrics, learning curve, override rates, agreement
+    curve = next(d.value for d in at.dataframe if "accepted unchanged" in d.value.columns)
+    assert list(curve["accepted unchanged"]) == [1.0] and list(curve["cases reviewed"]) == [1]
+    assert curve.loc[0, "version"].startswith("v0001-")
 
 
 def test_adjudicating_a_disagreement_settles_it(app_env):
@@ -185,13 +187,60 @@ def test_adjudicating_a_disagreement_settles_it(app_env):
 
 
 def test_adding_a_pasted_case_gives_suggestions_at_once(app_env):
+    text = "Volunteers of a local charity teach older people to use video calls with family."
     at = signed_in()
     at.switch_page("views/add_case.py").run()
-    at.text_area[0].input("Volunteers of a local charity teach older people to use video calls with family.")
+    at.text_input[0].input("Video calls for older people")
+    at.text_area[0].input(text)
     at.button[0].click().run()
     assert not at.exception, at.exception
-    assert any(c.source == "pasted" for c in store_of(app_env).cases())
+    added = [c for c in store_of(app_env).cases() if c.source == "pasted"]
+    assert [(c.title, c.text) for c in added] == [("Video calls for older people", text)]
     assert at.json, "suggested labels are shown"
+    assert at.success[0].value.startswith("1 added")
+    # The same text again is not added twice, and the page says so.
+    at.button[0].click().run()
+    assert len([c for c in store_of(app_env).cases() if c.source == "pasted"]) == 1
+    assert "0 added, 1 already in the project" in at.warning[0].value
+    assert f"same text as case {added[0].id!r}" in at.warning[1].value
+    # A text too short to code is rejected with the reason, like a row of a file.
+    at.text_area[0].input("Too short.")
+    at.button[0].click().run()
+    assert "fewer than the minimum" in at.warning[1].value
+
+
+def test_the_case_on_screen_shows_what_the_input_said_about_it(app_env):
+    at = signed_in()
+    while case_on_screen(at) != "r1":
+        at.button(key="skip").click().run()
+    assert at.subheader[0].value == "Diabetes video clinic"
+    caption = at.caption[1].value
+    assert caption.startswith("id r1 · en · IE · scraped") and "https://example.org/r1" in caption
+
+
+def test_a_new_version_serving_mid_review_does_not_change_what_is_recorded(app_env):
+    from iesi_nlp.project import Project
+    from iesi_nlp.training import TrainOptions
+
+    at = signed_in()
+    case_id = case_on_screen(at)
+    project = Project.open(app_env.parent)
+    old_model = project.serving().card["model_id"]
+    assert at.sidebar.markdown[2].value.startswith("**Model:** version `v0001-")
+    # A colleague's review and a retraining finish while anna reads her case.
+    other = next(c.id for c in project.cases() if c.id != case_id)
+    project.store.record(
+        [Decision(other, "service_domain", ("migration",), Action.CORRECTED, "ben", ("housing",), {}, old_model)]
+    )
+    project.train(options=TrainOptions(folds=3, feature_set="dense"), by="test", reason="background retraining")
+    assert project.serving().card["model_id"] != old_model
+    at.selectbox(key="evidence-dimension").set_value("actors").run()  # any click: the screen refreshes
+    assert at.sidebar.markdown[2].value.startswith("**Model:** version `v0002-")
+    assert case_on_screen(at) == case_id
+    at.button(key="accept-all").click().run()
+    assert not at.exception, at.exception
+    decisions = store_of(app_env).decisions(case_id=case_id)
+    assert len(decisions) == 7 and {d.model_id for d in decisions} == {old_model}
 
 
 def test_password_keeps_strangers_out(app_env, monkeypatch):

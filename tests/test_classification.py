@@ -24,6 +24,7 @@ from iesi_nlp.codebook_prior import CodebookPrior
 from iesi_nlp.evaluation import expected_calibration_error
 from iesi_nlp.evidence import select_evidence
 from iesi_nlp.records import write_cases
+from iesi_nlp.registry import resolve_model_dir, serving_version
 from iesi_nlp.text import Span
 from iesi_nlp.training import TrainOptions
 from iesi_nlp.workflow import open_model, train_and_save
@@ -170,7 +171,19 @@ def test_classify_command_writes_the_documented_jsonl(trained, cases_csv, tmp_pa
     rows = read_jsonl(output)
     assert [r["id"] for r in rows] == ["p-health", "p-jobs", "p-school"]
     for row in rows:
-        assert list(row) == ["id", "language", "labels", "scores", "source", "evidence", "model"]
+        assert list(row) == [
+            "id",
+            "title",
+            "url",
+            "case_source",
+            "language",
+            "country",
+            "labels",
+            "scores",
+            "source",
+            "evidence",
+            "model",
+        ]
         assert row["model"].startswith("small@")
     assert [r["language"] for r in rows] == ["en", "de", "en"]  # detected, since the input declares none
     assert "3 cases classified" in result.output
@@ -242,10 +255,12 @@ def test_train_and_evaluate_commands_on_a_labelled_file(tmp_path):
             "dense",
             "--min-cases",
             "5",
+            "--no-seed",
         ],
     )
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "models" / "cli" / "model.md").is_file() and "model saved" in result.output
+    assert (resolve_model_dir(tmp_path / "models" / "cli") / "model.md").is_file()
+    assert "saved and serving" in result.output
     result = runner.invoke(app, ["evaluate", str(path), "-o", str(tmp_path / "reports"), "--folds", "3"])
     assert result.exit_code == 0, result.output
     report = orjson.loads((tmp_path / "reports" / "evaluation.json").read_bytes())
@@ -254,7 +269,7 @@ def test_train_and_evaluate_commands_on_a_labelled_file(tmp_path):
     unlabelled = tmp_path / "unlabelled.csv"
     pd.DataFrame(NEW_CASES).to_csv(unlabelled, index=False)
     result = runner.invoke(app, ["train", str(unlabelled), "--models-dir", str(tmp_path / "models")])
-    assert result.exit_code == 2 and "no labelled cases" in result.output
+    assert result.exit_code == 2 and "no column matches a codebook dimension" in " ".join(result.output.split())
     result = runner.invoke(app, ["train", str(path), "--feature-set", "bag-of-words"])
     assert result.exit_code == 2 and "feature set must be auto" in result.output
 
@@ -282,9 +297,25 @@ def test_quickstart_trains_and_classifies_the_pool(tmp_path):
     assert result.exit_code == 0, result.output
     assert "Cross-validated metrics" in result.output and "suggestions for 8 pool cases" in result.output
     assert len(read_jsonl(tmp_path / "pool.jsonl")) == 8
-    assert f"iesi-nlp review --model {tmp_path / 'models' / 'default'}" in " ".join(result.output.split())
+    assert "iesi-nlp review --cases YOUR_FILE.csv" in " ".join(result.output.split())
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and "is up to date" in " ".join(again.output.split())
+    # A model that learnt from the user's own cases is never replaced by quickstart.
+    registry = tmp_path / "models" / "default"
+    ours = tmp_path / "ours.jsonl"
+    write_cases([c.model_copy(update={"id": "own-" + c.id, "text": "Ours: " + c.text}) for c in cases[:12]], ours)
+    trained = runner.invoke(
+        app, ["train", str(ours), "--seed", str(corpus), "--models-dir", str(tmp_path / "models"), "--folds", "3"]
+    )
+    assert trained.exit_code == 0, trained.output
+    own_version = serving_version(registry)
+    kept = runner.invoke(app, args)
+    flat = " ".join(kept.output.split())
+    assert kept.exit_code == 0 and f"serves {own_version.id}, trained with 12 of your own cases" in flat
+    assert "--replace" in flat and serving_version(registry) == own_version
+    replaced = runner.invoke(app, [*args, "--replace"])
+    assert replaced.exit_code == 0, replaced.output
+    assert serving_version(registry).number == own_version.number + 1 and own_version.path.is_dir()
 
 
 def test_expected_calibration_error_on_known_values():

@@ -2,33 +2,27 @@
 
 from __future__ import annotations
 
-import shutil
+import hashlib
 
 import pytest
 
-from iesi_nlp.annotation import Action, AnnotationStore
+from iesi_nlp.annotation import Action, AnnotationError
 from iesi_nlp.codebook import load_codebook
+from iesi_nlp.registry import read_history, serve, serving_version, trained_history, versions
 from iesi_nlp.review import ReviewFilters, ReviewService
 from iesi_nlp.training import TrainOptions
-from tests.small_corpus import POOL, small_cases
+from tests.small_corpus import small_cases
 
 
 @pytest.fixture
-def service(trained, tmp_path):
-    _, _, directory = trained
-    model_dir = tmp_path / "models" / "small"
-    shutil.copytree(directory, model_dir)
-    codebook = load_codebook()
-    store = AnnotationStore(tmp_path / "decisions.sqlite", codebook)
-    store.add_cases(POOL, added_by="setup")
-    return ReviewService(
-        store,
-        model_dir,
-        small_cases(),
-        codebook,
-        retrain_every=1000,
-        train_options=TrainOptions(folds=3, feature_set="dense"),
+def service(review_project):
+    return ReviewService.for_project(
+        review_project, retrain_every=1000, train_options=TrainOptions(folds=3, feature_set="dense")
     )
+
+
+def shown(service, case_id):
+    return service.suggestions([service.store.case(case_id)])[0]
 
 
 def test_queue_orders_every_unreviewed_case_and_suggests_all_dimensions(service):
@@ -38,8 +32,17 @@ def test_queue_orders_every_unreviewed_case_and_suggests_all_dimensions(service)
     assert sorted(c.id for c in queue) == ["r1", "r2", "r3", "r4"]
     suggestion = service.suggestions([queue[0]])[0]
     assert set(suggestion["scores"]) == set(load_codebook().dimension_ids)
+    assert suggestion["case_id"] == queue[0].id and suggestion["model"] == service.model.id
+    assert suggestion["version"] == service.version and service.version.startswith("v0001-")
     assert service.cases(ReviewFilters(languages=("de",)))[0].id == "r2"
     assert [c.id for c in service.cases(ReviewFilters(countries=("FI",), sources=("scraped",)))] == ["r3"]
+    r1 = service.store.case("r1")  # the project keeps what the input said about the case
+    assert (r1.title, r1.url, r1.country, r1.source) == (
+        "Diabetes video clinic",
+        "https://example.org/r1",
+        "IE",
+        "scraped",
+    )
 
 
 def test_two_annotators_at_once_are_handed_different_cases(service):
@@ -57,41 +60,100 @@ def test_two_annotators_at_once_are_handed_different_cases(service):
 
 def test_decisions_record_the_suggestion_and_move_cases_out_of_todo(service):
     case = service.store.case("r1")
-    service.accept_all(case, "anna")
+    service.accept_all(case, "anna", shown=shown(service, "r1"))
     decisions = service.store.decisions(case_id="r1")
     assert len(decisions) == 7 and {d.action for d in decisions} == {Action.ACCEPTED}
     assert all(d.model_id == service.model.id and d.suggested_scores for d in decisions)
     assert "r1" not in {c.id for c in service.cases()}
     assert [c.id for c in service.cases(ReviewFilters(status="mine"), annotator="anna")] == ["r1"]
-    service.decide(case, "ben", {"service_domain": ["long_term_care"]}, Action.CORRECTED)
+    service.decide(case, "ben", {"service_domain": ["long_term_care"]}, Action.CORRECTED, shown=shown(service, "r1"))
     disputed = service.cases(ReviewFilters(status="disagreements"))
     assert [c.id for c in disputed] == ["r1"]
     assert service.cases(ReviewFilters(status="disagreements", dimension="actors")) == []
-    service.decide(service.store.case("r2"), "anna", {"actors": []}, Action.FLAGGED, comment="which agency?")
+    r2 = service.store.case("r2")
+    service.decide(r2, "anna", {"actors": []}, Action.FLAGGED, comment="which agency?", shown=shown(service, "r2"))
     assert service.store.decisions(case_id="r2")[0].comment == "which agency?"
+    with pytest.raises(AnnotationError, match="suggestion given as shown is for case 'r1'"):
+        service.accept_all(r2, "anna", shown=shown(service, "r1"))
 
 
-def test_retraining_runs_in_the_background_and_picks_up_decisions(service):
+def test_retraining_waits_for_enough_reviewed_cases_not_decision_rows(service):
     service.retrain_every = 2
-    old_model = service.model.id
+    started = []
+    service.start_retraining = lambda **kwargs: started.append(kwargs) or True
+    # One case, seven dimensions: seven decision rows, one reviewed case.
+    service.accept_all(service.store.case("r1"), "anna", shown=shown(service, "r1"))
+    # A second opinion on the same case, and a skip: still one reviewed case.
+    service.accept_all(service.store.case("r1"), "ben", shown=shown(service, "r1"))
+    r2 = service.store.case("r2")
     service.decide(
-        service.store.case("r4"), "anna", {"service_domain": ["housing"], "actors": ["citizens"]}, Action.CORRECTED
+        r2, "anna", {d: [] for d in service.codebook.dimension_ids}, Action.SKIPPED, shown=shown(service, "r2")
     )
-    assert service.retrain.running  # two decisions reached retrain_every: training started
-    # The screen keeps working while it trains.
-    assert service.queue(service.cases(), length=2)
+    assert service.reviewed_since_training() == 1 and not started
+    service.accept_all(service.store.case("r3"), "anna", ["actors"], shown=shown(service, "r3"))
+    assert service.reviewed_since_training() == 2
+    assert len(started) == 1 and "2 newly reviewed cases" in started[0]["reason"]
+
+
+def folder_digest(folder) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_a_retraining_mid_review_keeps_the_suggestion_shown(service):
+    project = service.project
+    old_version, old_model = service.version, service.model.id
+    old_digest = folder_digest(serving_version(project.models_dir).path)
+    r4 = service.store.case("r4")
+    on_screen = shown(service, "r4")  # the annotator reads r4 ...
+    # ... while a colleague's correction arrives and a retraining finishes in the background.
+    service.decide(
+        service.store.case("r1"),
+        "ben",
+        {"service_domain": ["housing"], "actors": ["citizens"]},
+        Action.CORRECTED,
+        shown=shown(service, "r1"),
+    )
+    assert service.start_retraining(by="test", reason="mid-review")
+    assert service.retrain.running
+    assert service.queue(service.cases(), length=2)  # the screen keeps working while it trains
     service.wait_for_retraining(timeout=300)
     assert service.retrain.last_error is None and not service.retrain.running
-    assert service.model.id != old_model
-    assert service.model.card["training_set"]["size"] == len(small_cases()) + 1
+    assert service.model.id != old_model and service.version != old_version
+    assert service.version.startswith("v0002-")
+    # A new version serves; the old one is intact.
+    assert [v.id for v in versions(project.models_dir)] == [old_version, service.version]
+    assert serving_version(project.models_dir).id == service.version
+    assert folder_digest(project.models_dir / old_version) == old_digest
+    card = service.model.card["training_set"]
+    assert card["size"] == len(small_cases()) + 1 and card["own"] == 1 and card["unlabelled"] == 3
+    assert shown(service, "r4")["model"] == service.model.id  # new suggestions come from the new model
+    # The annotator accepts what they saw: the decision carries the old model's id, labels and scores.
+    service.accept_all(r4, "anna", shown=on_screen)
+    recorded = {d.dimension: d for d in service.store.decisions(case_id="r4")}
+    assert {d.model_id for d in recorded.values()} == {old_model}
+    for dimension, decision in recorded.items():
+        assert list(decision.final_labels) == on_screen["labels"][dimension]
+        assert list(decision.suggested_labels) == on_screen["labels"][dimension]
+        assert decision.suggested_scores == on_screen["scores"][dimension]
+    history = read_history(project.models_dir)
+    assert history[-1] == {**history[-1], "event": "serving", "version": service.version, "previous": old_version}
+    assert history[-1]["by"] == "test" and history[-1]["reason"] == "mid-review"
+    assert trained_history(project.models_dir)[-1]["model_id"] == service.model.id  # the dashboard's chart
+    events = [e["event"] for e in project.events()]
+    assert events[-2:] == ["trained", "serving"]
 
 
-def test_every_saved_model_is_remembered_for_the_dashboard(service):
-    from iesi_nlp.artifacts import read_history
-
-    before = read_history(service.model_dir)
+def test_the_screen_follows_a_change_of_serving_version(service):
+    project = service.project
+    first = service.version
     service.start_retraining()
     service.wait_for_retraining(timeout=300)
-    after = read_history(service.model_dir)
-    assert len(after) == len(before) + 1
-    assert after[-1]["model_id"] == service.model.id and "service_domain" in after[-1]["macro_f1"]
+    second = service.version
+    serve(project.models_dir, first, by="lead", reason="rollback")
+    assert service.refresh() and service.version == first
+    assert not service.refresh()
+    assert second != first

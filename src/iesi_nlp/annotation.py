@@ -34,6 +34,7 @@ import orjson
 from iesi_nlp.codebook import Codebook
 from iesi_nlp.errors import IesiError, LabelError
 from iesi_nlp.records import Case
+from iesi_nlp.training import TrainingData
 
 DEFAULT_STORE = Path("annotation") / "decisions.sqlite"
 
@@ -321,33 +322,70 @@ class AnnotationStore:
         )
 
 
-def merge_decisions(seed: Sequence[Case], store: AnnotationStore) -> list[Case]:
-    """The grown training set: seed cases plus reviewed cases, with settled review labels winning.
-
-    A reviewed dimension replaces the seed's labels for that dimension; ``label_provenance``
-    says which dimensions came from review, how (agreed / adjudicated) and by whom.
-    """
-    state = store.label_state()
+def settled_labels(store: AnnotationStore) -> dict[str, dict[str, tuple[list[str], str]]]:
+    """Case id → dimension → (settled labels, how: ``agreed by anna+ben`` / ``adjudicated by lead``)."""
     settled: dict[str, dict[str, tuple[list[str], str]]] = defaultdict(dict)
-    for (case_id, dimension), entry in state.items():
+    for (case_id, dimension), entry in store.label_state().items():
         if entry["labels"] is None:
             continue
         who = "+".join(sorted(entry["annotators"])) or "adjudicator"
         settled[case_id][dimension] = (entry["labels"], f"{entry['status']} by {who}")
-    merged: list[Case] = []
+    return dict(settled)
+
+
+def _with_review(case: Case, reviewed: dict[str, tuple[list[str], str]] | None) -> Case:
+    """``case`` with its settled review labels replacing its own on the reviewed dimensions."""
+    if not reviewed:
+        return case
+    labels = {**case.labels, **{dimension: labels for dimension, (labels, _) in reviewed.items()}}
+    review = "; ".join(f"{dimension} {how}" for dimension, (_, how) in sorted(reviewed.items()))
+    provenance = f"{case.label_provenance}; review: {review}" if case.label_provenance else f"review: {review}"
+    return case.model_copy(update={"labels": labels, "label_provenance": provenance})
+
+
+def training_data(
+    seed: Sequence[Case], collection: Sequence[Case] = (), store: AnnotationStore | None = None
+) -> TrainingData:
+    """What a model learns from, split the way :class:`~iesi_nlp.training.TrainingData` wants it.
+
+    ``own``: the ``collection``'s cases (and the store's) that carry labels after review:
+    the labels they were imported with, where a settled review decision replaces the
+    imported labels of that dimension; a case may be labelled on some dimensions only.
+    ``unlabelled``: the other cases of the collection and the store. ``seed``: the seed
+    cases, except those the user's collection also holds (their own version wins) and
+    those reviewed in the store (they move to ``own`` with the review's labels, since a
+    human looked at them on this project).
+
+    Each case id appears once; the first record of an id wins.
+    """
+    settled = settled_labels(store) if store is not None else {}
+    stored = store.cases() if store is not None else []
+    own: list[Case] = []
+    unlabelled: list[Case] = []
     seen: set[str] = set()
-    seed_ids = {case.id for case in seed}
-    for case in list(seed) + [c for c in store.cases() if c.id not in seed_ids]:
+    for case in [*collection, *stored]:
         if case.id in seen:
             continue
         seen.add(case.id)
-        reviewed = settled.get(case.id)
-        if not reviewed:
-            if case.labels:
-                merged.append(case)
+        merged = _with_review(case, settled.get(case.id))
+        (own if merged.is_labelled else unlabelled).append(merged)
+    kept_seed: list[Case] = []
+    for case in seed:
+        if case.id in seen:
             continue
-        labels = {**case.labels, **{dimension: labels for dimension, (labels, _) in reviewed.items()}}
-        review = "; ".join(f"{dimension} {how}" for dimension, (_, how) in sorted(reviewed.items()))
-        provenance = f"{case.label_provenance}; review: {review}" if case.label_provenance else f"review: {review}"
-        merged.append(case.model_copy(update={"labels": labels, "label_provenance": provenance}))
-    return merged
+        seen.add(case.id)
+        if case.id in settled:
+            own.append(_with_review(case, settled[case.id]))
+        else:
+            kept_seed.append(case)
+    return TrainingData(seed=kept_seed, own=own, unlabelled=unlabelled)
+
+
+def merge_decisions(seed: Sequence[Case], store: AnnotationStore) -> list[Case]:
+    """The grown training set as one list: seed cases plus reviewed and labelled stored cases.
+
+    A reviewed dimension replaces the seed's labels for that dimension; ``label_provenance``
+    says which dimensions came from review, how (agreed / adjudicated) and by whom.
+    """
+    data = training_data(seed, (), store)
+    return [*data.seed, *data.own]

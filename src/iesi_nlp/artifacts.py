@@ -1,6 +1,6 @@
-"""Saving and loading models: ``models/<name>/`` with skops files, never pickle.
+"""Saving and loading model folders: skops files, never pickle.
 
-A model folder holds:
+A model folder (one version of a model, see :mod:`iesi_nlp.registry`) holds:
 
 * ``classifiers.skops``: the scikit-learn classifiers and the TF-IDF vectorizer,
   in skops' format, which loads objects by type without running code; loading
@@ -23,8 +23,7 @@ import datetime as dt
 import hashlib
 import importlib.metadata
 import platform
-import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,21 +87,28 @@ def save_model(
     evaluation: dict[str, Any],
     evaluation_markdown: str,
     options: dict[str, Any],
+    training: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``model`` to ``directory`` (replacing an older model there) and set ``model.id``."""
+    """Write ``model`` into ``directory`` (new or empty) and set ``model.id`` and ``model.card``.
+
+    A model folder is never overwritten: versions of a model go side by side in a
+    registry (:func:`iesi_nlp.registry.add_version` calls this on a staging folder).
+    ``training`` adds facts about the training set to the card's ``training_set``
+    (e.g. how many cases were seed, own and unlabelled).
+    """
     directory = Path(directory)
-    staging = directory.with_name(directory.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    sio.dump({"classifiers": {d: m.classifier for d, m in model.dimensions.items()}}, staging / "classifiers.skops")
+    if directory.exists() and any(directory.iterdir()):
+        raise ModelError(f"{directory}: not empty; a model folder is never overwritten")
+    directory.mkdir(parents=True, exist_ok=True)
+    sio.dump({"classifiers": {d: m.classifier for d, m in model.dimensions.items()}}, directory / "classifiers.skops")
     if model.tfidf is not None:
-        np.savez(staging / "tfidf.npz", **tfidf_to_arrays(model.tfidf))
-    np.savez(staging / "prior.npz", **{d: p.prototypes for d, p in model.prior.dimensions.items()})
-    (staging / "codebook.yaml").write_text(model.codebook.source_text, encoding="utf-8")
+        np.savez(directory / "tfidf.npz", **tfidf_to_arrays(model.tfidf))
+    np.savez(directory / "prior.npz", **{d: p.prototypes for d, p in model.prior.dimensions.items()})
+    (directory / "codebook.yaml").write_text(model.codebook.source_text, encoding="utf-8")
     digest = hashlib.sha256()
     for part in ("classifiers.skops", "prior.npz", "tfidf.npz"):
-        if (staging / part).exists():
-            digest.update((staging / part).read_bytes())
+        if (directory / part).exists():
+            digest.update((directory / part).read_bytes())
     model.id = f"{name}@{digest.hexdigest()[:12]}"
     labelled = [c for c in cases if c.labels]
     card = {
@@ -120,6 +126,7 @@ def save_model(
             "hash": training_set_hash(cases),
             "size": len(labelled),
             "languages": _count(c.language or "unknown" for c in labelled),
+            **(training or {}),
         },
         "options": options,
         "dimensions": {
@@ -142,54 +149,12 @@ def save_model(
         },
         "libraries": library_versions(),
     }
-    (staging / "model.json").write_bytes(orjson.dumps(card, option=orjson.OPT_INDENT_2))
-    (staging / "model.md").write_text(card_markdown(card), encoding="utf-8")
-    (staging / "evaluation.json").write_bytes(orjson.dumps(evaluation, option=orjson.OPT_INDENT_2))
-    (staging / "evaluation.md").write_text(evaluation_markdown, encoding="utf-8")
-    # Swap in the finished folder so a reader never sees half a model.
-    if directory.exists():
-        old = directory.with_name(directory.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        directory.rename(old)
-        staging.rename(directory)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        staging.rename(directory)
+    (directory / "model.json").write_bytes(orjson.dumps(card, option=orjson.OPT_INDENT_2))
+    (directory / "model.md").write_text(card_markdown(card), encoding="utf-8")
+    (directory / "evaluation.json").write_bytes(orjson.dumps(evaluation, option=orjson.OPT_INDENT_2))
+    (directory / "evaluation.md").write_text(evaluation_markdown, encoding="utf-8")
     model.card = card
-    append_history(directory, card)
     return directory
-
-
-def history_path(directory: str | Path) -> Path:
-    """``models/<name>.history.jsonl``: one line per model ever saved under that name (outlives each folder)."""
-    directory = Path(directory)
-    return directory.with_name(directory.name + ".history.jsonl")
-
-
-def append_history(directory: str | Path, card: dict[str, Any]) -> None:
-    """Remember this model's metrics, so the dashboard can show them over time."""
-    entry = {
-        "model_id": card["model_id"],
-        "created": card["created"],
-        "training_cases": card["training_set"]["size"],
-        "macro_f1": {d: (info["metrics"] or {}).get("macro_f1") for d, info in card["dimensions"].items()},
-    }
-    with history_path(directory).open("ab") as handle:
-        handle.write(orjson.dumps(entry) + b"\n")
-
-
-def read_history(directory: str | Path) -> list[dict[str, Any]]:
-    """The saved models' metrics, oldest first (empty if none was recorded)."""
-    path = history_path(directory)
-    if not path.is_file():
-        return []
-    entries = []
-    for line in path.read_bytes().splitlines():
-        try:
-            entries.append(orjson.loads(line))
-        except orjson.JSONDecodeError:
-            continue  # a line cut by a crash: the others still count
-    return entries
 
 
 def _count(values) -> dict[str, int]:

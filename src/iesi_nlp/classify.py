@@ -7,13 +7,18 @@ output are skipped, and a last line cut off mid-write is dropped first.
 
 Each output object (JSONL) is::
 
-    {"id", "language", "labels": {dim: [ids]}, "scores": {dim: {label: p}},
+    {"id", "title", "url", "case_source", "language", "country",
+     "labels": {dim: [ids]}, "scores": {dim: {label: p}},
      "source": {dim: "supervised"|"codebook"|"blend"},
      "evidence": {dim: {label: [{"text", "start", "end"}]}}, "model"}
 
-The CSV form has one row per case: ``id``, ``language``, ``model``, then per
-dimension ``labels.<dim>`` (ids joined by ``|``), ``source.<dim>`` and
-``score.<dim>.<label>`` for every label, and ``evidence`` as a JSON string.
+``title``, ``url``, ``language`` and ``country`` are the case's own (empty or null when
+the input has none); ``case_source`` is the case's source (its collection, e.g. a
+website), named so because ``source`` already says where each dimension's suggestion
+came from. The CSV form has one row per case: ``id``, ``title``, ``url``,
+``case_source``, ``language``, ``country``, ``model``, then per dimension
+``labels.<dim>`` (ids joined by ``|``), ``source.<dim>`` and ``score.<dim>.<label>``
+for every label, and ``evidence`` as a JSON string.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from iesi_nlp.model import CodingModel
 from iesi_nlp.records import Case
 
 FORMATS = ("jsonl", "csv")
+#: The case's own fields at the start of every output record, in this order.
+CASE_COLUMNS = ("id", "title", "url", "case_source", "language", "country")
 DEFAULT_BATCH_SIZE = 32
 
 
@@ -111,8 +118,9 @@ class _Writer:
                     raise InputError(
                         f"{self.path}: its CSV columns differ from this model's; use --restart or another output"
                     )
+                model_column = header.index("model")
                 for number, row in enumerate(reader, 2):
-                    self._check_model(row[2], f"{self.path} row {number}")
+                    self._check_model(row[model_column], f"{self.path} row {number}")
                     done.add(row[0])
         return done
 
@@ -124,7 +132,7 @@ class _Writer:
             )
 
     def _csv_header(self) -> list[str]:
-        header = ["id", "language", "model"]
+        header = [*CASE_COLUMNS, "model"]
         for dimension_id, dimension in self.model.dimensions.items():
             header += [f"labels.{dimension_id}", f"source.{dimension_id}"]
             header += [f"score.{dimension_id}.{label}" for label in dimension.label_ids]
@@ -139,7 +147,7 @@ class _Writer:
         if self.fmt == "jsonl":
             self.handle.write(orjson.dumps(result) + b"\n")
             return
-        row: list[Any] = [result["id"], result["language"] or "", result["model"]]
+        row: list[Any] = [*(result[c] or "" for c in CASE_COLUMNS), result["model"]]
         for dimension_id, dimension in self.model.dimensions.items():
             row += ["|".join(result["labels"][dimension_id]), result["source"][dimension_id]]
             row += [result["scores"][dimension_id][label] for label in dimension.label_ids]
@@ -236,18 +244,46 @@ def classify_files(
     for path in inputs:
         if not Path(path).exists():
             raise InputError(f"{path}: input not found")
+    options = ingest_options or IngestOptions(dedupe_texts=False, detect_language=False, read_labels=False)
+    _, items = iter_ingest(inputs, model.codebook, options)
+    return classify_stream(
+        items,
+        model,
+        embedder,
+        output,
+        fmt=fmt,
+        rejects=rejects,
+        batch_size=batch_size,
+        restart=restart,
+        evidence=evidence,
+        progress=progress,
+    )
+
+
+def classify_stream(
+    items: Iterable[Case | Reject],
+    model: CodingModel,
+    embedder: Embedder,
+    output: str | Path,
+    *,
+    fmt: str | None = None,
+    rejects: str | Path | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    restart: bool = False,
+    evidence: bool = True,
+    progress: bool = False,
+) -> ClassifyReport:
+    """Classify a stream of cases (rejects are written to ``rejects``) into ``output``, resuming as above."""
     if embedder.id != model.embedder_id:
         raise InputError(f"embedder {embedder.id!r} differs from the model's {model.embedder_id!r}")
     output = Path(output)
     fmt = output_format(output, fmt)
     rejects = Path(rejects) if rejects else output.with_name(output.name + ".rejects.jsonl")
-    options = ingest_options or IngestOptions(dedupe_texts=False, detect_language=False, read_labels=False)
     report = ClassifyReport()
     started = time.perf_counter()
     writer = _Writer(output, fmt, model, restart=restart)
     if restart and rejects.exists():
         rejects.unlink()
-    _, items = iter_ingest(inputs, model.codebook, options)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -273,7 +309,11 @@ def classify_files(
                     writer.write(
                         {
                             "id": case.id,
+                            "title": case.title,
+                            "url": case.url,
+                            "case_source": case.source,
                             "language": case.language or document.language,
+                            "country": case.country,
                             **suggestion,
                             "model": model.id,
                         }

@@ -1,15 +1,17 @@
 """The review service: what the review screen does, without the screen.
 
-It ties a saved model, the embedding cache and the annotation store together:
-the cases to review and their suggestions, the queue (see
-:mod:`iesi_nlp.active_learning`), recording decisions with the suggestion they
-answer, and retraining from the decisions in a background thread while the
-current model keeps serving.
+It ties a model registry, the embedding cache and the annotation store together:
+the cases to review (a project's own collection) and their suggestions, the queue
+(see :mod:`iesi_nlp.active_learning`), recording decisions with the suggestion the
+annotator was shown, and retraining from the decisions in a background thread: the
+new version is added to the registry and serves once ready, the old one stays.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -22,13 +24,23 @@ from typing import Any
 import numpy as np
 
 from iesi_nlp.active_learning import QueueOptions, build_queue, priority
-from iesi_nlp.annotation import Action, AnnotationStore, Decision, merge_decisions
-from iesi_nlp.artifacts import read_card
+from iesi_nlp.annotation import (
+    LABELLING_ACTIONS,
+    Action,
+    AnnotationError,
+    AnnotationStore,
+    Decision,
+    merge_decisions,
+)
 from iesi_nlp.classify import ClassifyReport, embed_cases
 from iesi_nlp.codebook import Codebook
+from iesi_nlp.embedding import Embedder
+from iesi_nlp.model import CodingModel
+from iesi_nlp.project import Project
 from iesi_nlp.records import Case
+from iesi_nlp.registry import SERVING_FILE, resolve_model_dir
 from iesi_nlp.training import TrainOptions
-from iesi_nlp.workflow import open_model, train_and_save
+from iesi_nlp.workflow import open_model, train_on_store
 
 
 @dataclass
@@ -43,45 +55,124 @@ class ReviewFilters:
     status: str = "todo"
 
 
+#: Retrain in the background after this many newly reviewed cases (the one default; CLI and app use it).
+DEFAULT_RETRAIN_EVERY = 20
+#: How the review screen trains (a project's first model and every retraining): three folds, for speed.
+REVIEW_TRAIN_OPTIONS = TrainOptions(folds=3)
+
+
 @dataclass
 class RetrainState:
     running: bool = False
     last_error: str | None = None
     last_finished: str | None = None
-    decisions_at_last_train: int = 0
+    #: The last decision (sequence number) the serving model's training saw.
+    decisions_through: int = 0
+
+
+@dataclass
+class _Serving:
+    """The model in use and what was computed with it; swapped as a whole when another version serves."""
+
+    model: CodingModel
+    embedder: Embedder
+    path: Path
+    version: str | None
+    pointer: tuple[int, int] | None
+    suggestions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
 class ReviewService:
-    """One review workspace: a model folder, an annotation store and the seed training set."""
+    """One review workspace: a model registry, an annotation store (cases and decisions) and the seed.
+
+    ``models`` is a registry (its serving version is used, and retraining adds a version
+    and serves it); a single model folder works too and becomes a registry on the first
+    retraining. ``project``, when given, is the project these belong to (the screen adds
+    cases through it).
+    """
 
     store: AnnotationStore
-    model_dir: Path
+    models: Path
     seed: Sequence[Case]
     codebook: Codebook
-    retrain_every: int = 20
-    train_options: TrainOptions = field(default_factory=lambda: TrainOptions(folds=3))
+    retrain_every: int = DEFAULT_RETRAIN_EVERY
+    train_options: TrainOptions = REVIEW_TRAIN_OPTIONS
     retrain: RetrainState = field(default_factory=RetrainState)
+    project: Project | None = None
 
     #: How long a case shown to one annotator is kept out of the others' queues.
     claim_minutes: float = 15.0
 
+    @classmethod
+    def for_project(
+        cls, project: Project, retrain_every: int = DEFAULT_RETRAIN_EVERY, train_options: TrainOptions | None = None
+    ) -> ReviewService:
+        return cls(
+            project.store,
+            project.models_dir,
+            project.seed_cases(),
+            project.codebook,
+            retrain_every=retrain_every,
+            train_options=train_options or REVIEW_TRAIN_OPTIONS,
+            project=project,
+        )
+
     def __post_init__(self) -> None:
+        self.models = Path(self.models)
         self._lock = threading.Lock()
         # annotator -> (case id, when): the case on each annotator's screen, so that two people
         # working at once are not handed the same case. In memory: one server serves every tab.
         self._claims: dict[str, tuple[str, float]] = {}
         self._label_counts: tuple[tuple[int, int], dict[str, Counter]] | None = None
+        # Case vectors depend on the embedder only, so they outlive a change of model version.
+        self._vectors: dict[str, np.ndarray] = {}
+        self._vectors_of: str | None = None
         self._load_model()
+        self.retrain.decisions_through = int(self.model.card["training_set"].get("decisions_through", 0))
 
     # -- model -------------------------------------------------------------------
 
+    def _pointer_stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = (self.models / SERVING_FILE).stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
     def _load_model(self) -> None:
-        model, embedder = open_model(self.model_dir, codebook=self.codebook)
+        stamp = self._pointer_stamp()
+        path = resolve_model_dir(self.models)
+        model, embedder = open_model(path, codebook=self.codebook)
+        version = path.name if path != self.models else None
         with self._lock:
-            self.model, self.embedder = model, embedder
-            self._suggestions: dict[str, dict[str, Any]] = {}
-            self._vectors: dict[str, np.ndarray] = {}
+            if self._vectors_of != embedder.id:
+                self._vectors, self._vectors_of = {}, embedder.id
+            self._serving = _Serving(model, embedder, path, version, stamp)
+
+    def refresh(self) -> bool:
+        """Load the serving version if another one serves now (e.g. after `iesi-nlp models serve`); True if so."""
+        stamp = self._pointer_stamp()
+        if stamp == self._serving.pointer:
+            return False
+        if resolve_model_dir(self.models) == self._serving.path:
+            self._serving.pointer = stamp
+            return False
+        self._load_model()
+        return True
+
+    @property
+    def model(self) -> CodingModel:
+        return self._serving.model
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._serving.embedder
+
+    @property
+    def version(self) -> str | None:
+        """The serving version's id (``v0003-…``), or None for a model folder outside a registry."""
+        return self._serving.version
 
     @property
     def model_age(self) -> dt.timedelta:
@@ -91,6 +182,7 @@ class ReviewService:
     # -- cases and suggestions ---------------------------------------------------
 
     def cases(self, filters: ReviewFilters | None = None, annotator: str | None = None) -> list[Case]:
+        self.refresh()
         filters = filters or ReviewFilters()
         cases = self.store.cases()
         if filters.languages:
@@ -117,16 +209,28 @@ class ReviewService:
         return cases
 
     def suggestions(self, cases: Sequence[Case]) -> list[dict[str, Any]]:
-        """Suggestions of the current model for ``cases`` (embedded once, kept in memory per model)."""
-        missing = [c for c in cases if c.id not in self._suggestions]
+        """Suggestions of the serving model for ``cases`` (embedded once, kept in memory per model).
+
+        Each carries ``case_id``, ``model`` (the model id) and ``version`` besides the
+        model's labels, scores, source and evidence: what the screen shows is what a
+        decision then records (see :meth:`decide`).
+        """
+        serving = self._serving  # one model for the whole call, even if another starts serving meanwhile
+        missing = [c for c in cases if c.id not in serving.suggestions]
         if missing:
-            documents = embed_cases(missing, self.embedder, ClassifyReport())
-            results = self.model.suggest(documents, [c.text for c in missing])
+            documents = embed_cases(missing, serving.embedder, ClassifyReport())
+            results = serving.model.suggest(documents, [c.text for c in missing])
             with self._lock:
                 for case, document, result in zip(missing, documents, results, strict=True):
-                    self._suggestions[case.id] = result
-                    self._vectors[case.id] = document.vector
-        return [self._suggestions[c.id] for c in cases]
+                    serving.suggestions[case.id] = {
+                        **result,
+                        "case_id": case.id,
+                        "model": serving.model.id,
+                        "version": serving.version,
+                    }
+                    if self._vectors_of == serving.embedder.id:
+                        self._vectors[case.id] = document.vector
+        return [serving.suggestions[c.id] for c in cases]
 
     def claim(self, case: Case, annotator: str) -> None:
         """Mark ``case`` as on ``annotator``'s screen (one case per annotator at a time)."""
@@ -164,19 +268,24 @@ class ReviewService:
         """``cases`` in review order: most uncertain first, rare labels boosted, look-alikes spread out."""
         if not cases:
             return []
+        model = self.model
         suggestions = self.suggestions(cases)
         scores = {
             d.id: np.array([[s["scores"][d.id][label] for label in d.label_ids] for s in suggestions])
             for d in self.codebook.dimensions
         }
-        thresholds = {d: m.thresholds() for d, m in self.model.dimensions.items()}
+        thresholds = {d: m.thresholds() for d, m in model.dimensions.items()}
         counts = self.label_counts()
         ranked = priority(scores, self.codebook, counts, thresholds, options)
+        missing = [c for c in cases if c.id not in self._vectors]
+        if missing:  # another embedder started serving between the two calls: embed again
+            for case, document in zip(missing, embed_cases(missing, self.embedder, ClassifyReport()), strict=True):
+                self._vectors[case.id] = document.vector
         vectors = np.stack([self._vectors[c.id] for c in cases])
         return [cases[i] for i in build_queue(vectors, ranked, length, options)]
 
     def label_counts(self) -> dict[str, Counter]:
-        """Examples per label in the grown training set (seed plus settled decisions)."""
+        """Examples per label in the grown training set (seed, imported labels and settled decisions)."""
         version = self.store.version()
         cached = self._label_counts
         if cached is not None and cached[0] == version:
@@ -197,9 +306,25 @@ class ReviewService:
         final: dict[str, list[str]],
         action: Action,
         comment: str | None = None,
+        *,
+        shown: dict[str, Any],
     ) -> list[int]:
-        """Record one decision per dimension in ``final`` (with the suggestion it answers)."""
-        suggestion = self.suggestions([case])[0]
+        """Record one decision per dimension in ``final``, answering the suggestion ``shown`` to the annotator.
+
+        ``shown`` is the suggestion the screen displayed (from :meth:`suggestions`): its
+        labels, scores and model id are what the decision records, even if another model
+        version has started serving since (a background retraining may finish while the
+        annotator reads the case).
+        """
+        if shown.get("case_id", case.id) != case.id:
+            raise AnnotationError(
+                f"decision on case {case.id!r}: the suggestion given as shown is for case {shown['case_id']!r}"
+            )
+        missing = [d for d in final if d not in shown.get("labels", {})]
+        if missing:
+            raise AnnotationError(
+                f"decision on case {case.id!r}: the suggestion shown has no {', '.join(map(repr, missing))}"
+            )
         decisions = [
             Decision(
                 case_id=case.id,
@@ -207,49 +332,72 @@ class ReviewService:
                 final_labels=tuple(labels),
                 action=action,
                 annotator=annotator,
-                suggested_labels=tuple(suggestion["labels"][dimension]),
-                suggested_scores=suggestion["scores"][dimension],
-                model_id=self.model.id,
+                suggested_labels=tuple(shown["labels"][dimension]),
+                suggested_scores=shown["scores"][dimension],
+                model_id=shown.get("model"),
                 comment=comment,
             )
             for dimension, labels in final.items()
         ]
         sequence = self.store.record(decisions)
-        if self.store.count() - self.retrain.decisions_at_last_train >= self.retrain_every:
-            self.start_retraining()
+        reviewed = self.reviewed_since_training()
+        if reviewed >= self.retrain_every:
+            self.start_retraining(by="review screen", reason=f"retrained after {reviewed} newly reviewed cases")
         return sequence
 
-    def accept_all(self, case: Case, annotator: str, dimensions: Sequence[str] | None = None) -> list[int]:
-        """Accept the suggestion on ``dimensions`` (default: every dimension)."""
-        labels = self.suggestions([case])[0]["labels"]
+    def accept_all(
+        self, case: Case, annotator: str, dimensions: Sequence[str] | None = None, *, shown: dict[str, Any]
+    ) -> list[int]:
+        """Accept the labels of the suggestion ``shown`` on ``dimensions`` (default: every dimension)."""
+        labels = shown["labels"]
         chosen = labels if dimensions is None else {d: labels[d] for d in dimensions}
-        return self.decide(case, annotator, {d: list(v) for d, v in chosen.items()}, Action.ACCEPTED)
+        return self.decide(case, annotator, {d: list(v) for d, v in chosen.items()}, Action.ACCEPTED, shown=shown)
+
+    def reviewed_since_training(self) -> int:
+        """Distinct cases with a labelling decision (accepted, corrected, adjudicated) since the last training."""
+        through = self.retrain.decisions_through
+        return len(
+            {
+                d.case_id
+                for d in self.store.decisions()
+                if d.seq is not None and d.seq > through and d.action in LABELLING_ACTIONS
+            }
+        )
 
     # -- retraining ----------------------------------------------------------------
 
-    def start_retraining(self, on_done: Callable[[], None] | None = None) -> bool:
-        """Retrain from seed plus decisions in a background thread; False if one is already running."""
+    def start_retraining(
+        self, on_done: Callable[[], None] | None = None, *, by: str | None = None, reason: str = "retrained on request"
+    ) -> bool:
+        """Retrain in a background thread: a new version that serves once ready. False if one is already running.
+
+        The old version stays in the registry (``iesi-nlp models serve`` takes it back).
+        """
         with self._lock:
             if self.retrain.running:
                 return False
             self.retrain.running = True
-            self.retrain.decisions_at_last_train = self.store.count()
-        thread = threading.Thread(target=self._retrain, args=(on_done,), daemon=True, name="iesi-retrain")
+            self.retrain.decisions_through = self.store.version()[1]
+        thread = threading.Thread(
+            target=self._retrain, args=(on_done, by or "review screen", reason), daemon=True, name="iesi-retrain"
+        )
         thread.start()
         self._thread = thread
         return True
 
-    def _retrain(self, on_done) -> None:
+    def _retrain(self, on_done, by: str, reason: str) -> None:
         try:
-            cases = merge_decisions(self.seed, self.store)
-            card = read_card(self.model_dir)
-            train_and_save(
-                cases,
+            card = self.model.card
+            train_on_store(
+                self.store,
+                self.seed,
                 self.codebook,
-                name=self.model_dir.name,
-                models_dir=self.model_dir.parent,
+                registry=self.models,
+                name=card["name"],
                 embedder_spec=card["embedder"]["spec"],
                 options=self.train_options,
+                by=by,
+                reason=reason,
             )
             self._load_model()
             self.retrain.last_error = None
@@ -271,12 +419,53 @@ class ReviewService:
 APP_SCRIPT = Path(__file__).resolve().parents[2] / "app" / "review_app.py"
 
 
-def app_environment(store: Path, model_dir: Path, corpus: Path | None, retrain_every: int) -> dict[str, str]:
+def app_environment(project: str | Path, retrain_every: int = DEFAULT_RETRAIN_EVERY) -> dict[str, str]:
     """The environment variables that configure the review app (see ``app/screens.py``)."""
-    env = {"IESI_NLP_STORE": str(store), "IESI_NLP_MODEL": str(model_dir), "IESI_NLP_RETRAIN_EVERY": str(retrain_every)}
-    if corpus is not None:
-        env["IESI_NLP_CORPUS"] = str(corpus)
-    return env
+    return {"IESI_NLP_PROJECT": str(Path(project).resolve()), "IESI_NLP_RETRAIN_EVERY": str(retrain_every)}
+
+
+def serve_app(command: Sequence[str], env: dict[str, str], *, stop_timeout: float = 20.0) -> int:
+    """Run the Streamlit server ``command`` until it exits; pass SIGTERM and Ctrl+C on to it.
+
+    Without this, stopping ``iesi-nlp review`` with SIGTERM (a service manager, ``kill``)
+    would leave the server running and its port taken. Returns the server's exit status.
+    """
+    child = subprocess.Popen(list(command), env=env)
+
+    def forward(signum, _frame) -> None:
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {
+        sig: signal.signal(sig, forward)
+        for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None))
+        if _can_handle(sig)
+    }
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:
+                # Ctrl+C in a terminal reaches the server too; `kill -INT` reaches only us: stop it either way.
+                if child.poll() is None:
+                    child.terminate()
+                try:
+                    return child.wait(timeout=stop_timeout)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+    finally:
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=stop_timeout)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _can_handle(sig) -> bool:
+    return threading.current_thread() is threading.main_thread() and sig is not None
 
 
 def streamlit_command(host: str, port: int) -> list[str]:

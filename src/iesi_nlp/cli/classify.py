@@ -7,24 +7,50 @@ from typing import Annotated
 
 import typer
 
-from iesi_nlp.classify import DEFAULT_BATCH_SIZE, FORMATS, classify_files
-from iesi_nlp.cli.common import CodebookOption, codebook_from_option, console, parse_pairs, user_errors
+from iesi_nlp.classify import DEFAULT_BATCH_SIZE, FORMATS, classify_files, classify_stream
+from iesi_nlp.cli.common import (
+    CodebookOption,
+    ProjectOption,
+    codebook_from_option,
+    console,
+    parse_pairs,
+    user_errors,
+)
 from iesi_nlp.cli.train import CacheOption
 from iesi_nlp.ingest import SUPPORTED_SUFFIXES, IngestOptions
+from iesi_nlp.project import Project
+from iesi_nlp.registry import resolve_model_dir
 from iesi_nlp.workflow import DEFAULT_MODEL_NAME, DEFAULT_MODELS_DIR, open_model
 
 
 def classify_cli(
     inputs: Annotated[
-        list[Path],
-        typer.Argument(help=f"Files or folders ({', '.join(sorted(SUPPORTED_SUFFIXES))}).", show_default=False),
-    ],
-    model: Annotated[Path, typer.Option("--model", "-m", help="Model folder made by `iesi-nlp train`.")] = (
-        DEFAULT_MODELS_DIR / DEFAULT_MODEL_NAME
-    ),
-    output: Annotated[Path, typer.Option("--output", "-o", help="Suggestions, one per case (JSONL, or CSV).")] = Path(
-        "suggestions.jsonl"
-    ),
+        list[Path] | None,
+        typer.Argument(
+            help=f"Files or folders ({', '.join(sorted(SUPPORTED_SUFFIXES))}). With --project and no input: "
+            "the project's own cases.",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="A model folder, or a folder of versions (its serving one). Default: the project's serving "
+            f"version with --project, else {DEFAULT_MODELS_DIR / DEFAULT_MODEL_NAME}.",
+        ),
+    ] = None,
+    project: ProjectOption = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Suggestions, one per case (JSONL, or CSV). Default: suggestions.jsonl, or "
+            "PROJECT/exports/suggestions-VERSION.jsonl with --project.",
+        ),
+    ] = None,
     fmt: Annotated[
         str | None, typer.Option("--format", help=f"{' or '.join(FORMATS)}; by default from OUTPUT's suffix.")
     ] = None,
@@ -46,32 +72,40 @@ def classify_cli(
 ) -> None:
     """Suggest codes with calibrated scores, their source and evidence sentences, for every case.
 
+    Each record keeps the case's title, URL, source (as case_source), language and country.
     Streams: memory stays flat however large the input. Run the same command again
     after an interruption and it resumes, skipping cases already in OUTPUT.
     """
     with user_errors():
-        cb = codebook_from_option(codebook) if codebook else None
-        coding_model, encoder = open_model(model, codebook=cb, embedder_spec=embedder, cache=cache)
-        options = IngestOptions(
-            columns=parse_pairs(column, "--column"),
-            max_text_chars=max_chars,
-            dedupe_texts=False,
-            detect_language=False,
-            read_labels=False,
+        opened = Project.open(project) if project is not None else None
+        if not inputs and opened is None:
+            raise typer.BadParameter("give the files to classify, or --project DIR for a project's cases")
+        cb = codebook_from_option(codebook) if codebook else (opened.codebook if opened else None)
+        model_dir = resolve_model_dir(
+            model or (opened.models_dir if opened else DEFAULT_MODELS_DIR / DEFAULT_MODEL_NAME)
         )
-        report = classify_files(
-            inputs,
-            coding_model,
-            encoder,
-            output,
+        coding_model, encoder = open_model(model_dir, codebook=cb, embedder_spec=embedder, cache=cache)
+        if output is None:
+            output = opened.exports_dir / f"suggestions-{model_dir.name}.jsonl" if opened else Path("suggestions.jsonl")
+        common = dict(
             fmt=fmt,
             rejects=rejects,
-            ingest_options=options,
             batch_size=batch_size,
             restart=restart,
             evidence=not no_evidence,
             progress=console.is_terminal,
         )
+        if inputs:
+            options = IngestOptions(
+                columns=parse_pairs(column, "--column"),
+                max_text_chars=max_chars,
+                dedupe_texts=False,
+                detect_language=False,
+                read_labels=False,
+            )
+            report = classify_files(inputs, coding_model, encoder, output, ingest_options=options, **common)
+        else:
+            report = classify_stream(opened.cases(), coding_model, encoder, output, **common)
     rate = report.classified / report.seconds if report.seconds else 0.0
     console.print(
         f"[green]✓[/] {report.classified:,} cases classified → {output} ({rate:.1f} cases/s; "

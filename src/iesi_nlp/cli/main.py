@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from iesi_nlp import __version__
-from iesi_nlp.cli import codebook, corpus
+from iesi_nlp.cli import codebook, corpus, models
+from iesi_nlp.cli.add import add_cli
 from iesi_nlp.cli.classify import classify_cli
 from iesi_nlp.cli.export import export_cli
 from iesi_nlp.cli.ingest import ingest_cli
@@ -17,7 +18,9 @@ app = typer.Typer(
     name="iesi-nlp",
     help=(
         "Suggest IESI codes for case descriptions of ICT-enabled social innovation.\n\n"
-        "Start with 'iesi-nlp quickstart'. Read your own files with 'iesi-nlp ingest FILE_OR_FOLDER', train with 'iesi-nlp train' and code new cases with 'iesi-nlp classify FILE_OR_FOLDER'."
+        "Start with 'iesi-nlp quickstart'. Review your own cases with 'iesi-nlp review --cases FILE' (a project "
+        "folder keeps them, your decisions and the model versions), train on your labelled files with "
+        "'iesi-nlp train FILE' and code new cases with 'iesi-nlp classify FILE_OR_FOLDER'."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -30,6 +33,8 @@ app.command("evaluate")(evaluate_cli)
 app.command("classify")(classify_cli)
 app.command("export")(export_cli)
 app.command("review")(review_cli)
+app.command("add")(add_cli)
+app.add_typer(models.app, name="models")
 app.add_typer(corpus.app, name="corpus")
 app.add_typer(codebook.app, name="codebook")
 

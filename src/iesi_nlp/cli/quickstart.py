@@ -1,7 +1,9 @@
 """``iesi-nlp quickstart``: the main job on the embedded defaults.
 
 Checks the bundled corpus, trains (or reuses) a model on its labelled part,
-classifies its unlabelled pool and prints the evaluation summary, offline.
+classifies its unlabelled pool and prints the evaluation summary, offline. A new
+model is a new version in ``models/default``; a serving version that learnt from
+the user's own cases is never replaced unless ``--replace`` says so.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from iesi_nlp.cli.common import CodebookOption, codebook_from_option, console, u
 from iesi_nlp.cli.train import _progress, print_summary
 from iesi_nlp.corpus import CorpusRules, check_corpus, load_corpus
 from iesi_nlp.embedding import DEFAULT_EMBEDDER
+from iesi_nlp.registry import current_user, resolve_model_dir
 from iesi_nlp.workflow import DEFAULT_MODEL_NAME, DEFAULT_MODELS_DIR, open_model, train_and_save
 
 
@@ -28,6 +31,14 @@ def quickstart_cli(
         "suggestions/pool.jsonl"
     ),
     retrain: Annotated[bool, typer.Option("--retrain", help="Train even if an up-to-date model exists.")] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Serve a model of the bundled corpus even where the serving one learnt from your own cases "
+            "(which stays as a version: `iesi-nlp models serve` brings it back).",
+        ),
+    ] = False,
     codebook: CodebookOption = None,
 ) -> None:
     """Train on the bundled corpus and suggest codes for its unlabelled pool (offline, embedded defaults).
@@ -45,14 +56,36 @@ def quickstart_cli(
             f"corpus {loaded.directory}: {len(loaded.labelled)} labelled and {len(loaded.pool)} pool cases; "
             f"codebook {cb.id} {cb.version} ({len(cb.dimensions)} dimensions)"
         )
-        directory = models_dir / DEFAULT_MODEL_NAME
-        trained = retrain or not _up_to_date(directory, loaded.labelled, cb.fingerprint)
-        if trained:
-            _, report, directory = train_and_save(
-                loaded.labelled, cb, models_dir=models_dir, embedder_spec=DEFAULT_EMBEDDER, progress=_progress
+        registry = models_dir / DEFAULT_MODEL_NAME
+        serving = _serving_card(registry)
+        own = (serving or {}).get("training_set", {}).get("own") or 0
+        if own and not replace:
+            # A model that learnt from the user's own cases is worth more than one of the bundled corpus.
+            trained = False
+            directory = resolve_model_dir(registry)
+            console.print(
+                f"{registry} serves {directory.name}, trained with {own} of your own cases: quickstart keeps it "
+                "serving (--replace trains on the bundled corpus alone and serves that instead)",
+                highlight=False,
             )
         else:
-            console.print(f"model {directory} is up to date with the corpus (use --retrain to train again)")
+            trained = retrain or replace or not _up_to_date(serving, loaded.labelled, cb.fingerprint)
+            if not trained:
+                directory = resolve_model_dir(registry)
+                console.print(
+                    f"model {directory} is up to date with the corpus (use --retrain to train again)", highlight=False
+                )
+        if trained:
+            _, report, directory = train_and_save(
+                loaded.labelled,
+                cb,
+                models_dir=models_dir,
+                embedder_spec=DEFAULT_EMBEDDER,
+                progress=_progress,
+                by=f"{current_user()} (iesi-nlp quickstart)",
+                reason="iesi-nlp quickstart on the bundled corpus",
+            )
+        else:
             report = orjson.loads((directory / "evaluation.json").read_bytes())
         print_summary(report, "Cross-validated metrics on the labelled corpus")
         model, embedder = open_model(directory, codebook=cb)
@@ -70,28 +103,33 @@ def quickstart_cli(
         scores = first["scores"][dimension_id]
         shown = ", ".join(f"{label} {scores[label]:.2f}" for label in labels)
         console.print(f"  {dimension_id:<18} {shown}  [dim]({first['source'][dimension_id]})[/]", highlight=False)
-    review = (
-        "iesi-nlp review"
-        if directory == DEFAULT_MODELS_DIR / DEFAULT_MODEL_NAME
-        else f"iesi-nlp review --model {directory}"
-    )
     console.print(
-        f"\nNext: review the suggestions in your browser with [bold]{review}[/] (it prints the address); "
-        f"code your own files with [bold]iesi-nlp classify FILE --model {directory}[/]; "
-        f"the model card is {directory / 'model.md'}."
+        "\nNext: review your own cases in your browser with [bold]iesi-nlp review --cases YOUR_FILE.csv[/] "
+        f"(or the bundled pool with [bold]iesi-nlp review --model {registry}[/], which starts with this model; "
+        "it prints the address); "
+        f"code your own files with [bold]iesi-nlp classify FILE --model {registry}[/]; "
+        f"the model card is {directory / 'model.md'}.",
+        highlight=False,
     )
 
 
-def _up_to_date(directory: Path, labelled, fingerprint: str) -> bool:
+def _serving_card(registry: Path) -> dict | None:
+    """The card of the model serving in ``registry`` (None when there is none yet)."""
     try:
-        card = read_card(directory)
+        directory = resolve_model_dir(registry)
     except ModelError:
+        return None
+    return {**read_card(directory), "_path": directory}
+
+
+def _up_to_date(card: dict | None, labelled, fingerprint: str) -> bool:
+    if card is None:
         return False
     return (
         card["training_set"]["hash"] == training_set_hash(labelled)
         and card["codebook"]["fingerprint"] == fingerprint
         and card["embedder"]["spec"] == DEFAULT_EMBEDDER
-        and (directory / "evaluation.json").is_file()
+        and (card["_path"] / "evaluation.json").is_file()
     )
 
 

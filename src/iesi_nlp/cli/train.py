@@ -9,18 +9,35 @@ import orjson
 import typer
 from rich.table import Table
 
-from iesi_nlp.annotation import AnnotationStore, merge_decisions
-from iesi_nlp.cli.common import CodebookOption, codebook_from_option, console, err_console, user_errors
+from iesi_nlp.annotation import AnnotationStore, training_data
+from iesi_nlp.cli.common import (
+    CodebookOption,
+    ColumnOption,
+    LabelOption,
+    NoSeedOption,
+    SeedOption,
+    codebook_from_option,
+    console,
+    err_console,
+    ingest_options,
+    seed_spec,
+    user_errors,
+)
 from iesi_nlp.embedding import DEFAULT_EMBEDDER
 from iesi_nlp.errors import InputError
 from iesi_nlp.evaluation import evaluation_report, report_markdown, summary_rows
 from iesi_nlp.features import FEATURE_SETS
-from iesi_nlp.training import TrainOptions, validate
+from iesi_nlp.project import Project
+from iesi_nlp.registry import current_user
+from iesi_nlp.training import TrainingData, TrainOptions, validate
 from iesi_nlp.workflow import (
     DEFAULT_MODEL_NAME,
     DEFAULT_MODELS_DIR,
+    UserCases,
     cached_embedder,
+    load_seed,
     load_training_cases,
+    read_labelled_files,
     train_and_save,
 )
 
@@ -73,9 +90,28 @@ def print_summary(report: dict[str, Any], title: str) -> None:
 
 
 def train_cli(
-    inputs: InputsArgument = None,
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Your labelled cases: files or folders ingest reads, with label columns named like the dimensions "
+            "(or mapped with --label). A case may be labelled on some dimensions only.",
+            show_default=False,
+        ),
+    ] = None,
+    seed: SeedOption = None,
+    no_seed: NoSeedOption = False,
+    column: ColumnOption = None,
+    label: LabelOption = None,
+    annotations: Annotated[
+        Path | None,
+        typer.Option("--annotations", help="Also learn from the review decisions in this annotation database."),
+    ] = None,
+    project: Annotated[
+        Path | None,
+        typer.Option("--project", "-p", help="Train a new version of a project's model from its cases and reviews."),
+    ] = None,
     name: Annotated[
-        str, typer.Option("--name", help="Model name; it is saved in MODELS_DIR/NAME.")
+        str, typer.Option("--name", help="Model name; its versions are saved in MODELS_DIR/NAME.")
     ] = DEFAULT_MODEL_NAME,
     models_dir: Annotated[Path, typer.Option("--models-dir", help="Folder of saved models.")] = DEFAULT_MODELS_DIR,
     embedder: EmbedderOption = DEFAULT_EMBEDDER,
@@ -88,16 +124,16 @@ def train_cli(
     full_weight_cases: Annotated[
         int, typer.Option(help="From this many labelled cases on, the supervised model alone; a blend in between.")
     ] = 100,
-    annotations: Annotated[
-        Path | None,
-        typer.Option("--annotations", help="Also learn from the review decisions in this annotation database."),
-    ] = None,
     codebook: CodebookOption = None,
 ) -> None:
-    """Train one classifier per codebook dimension and save it with its model card.
+    """Train one classifier per codebook dimension on the seed corpus and your labelled files; save a new version.
 
-    Every dimension is cross-validated first (its metrics go into the model card
-    and evaluation.md); the final model is then fitted on all labelled cases.
+    Your cases (FILE..., review decisions with --annotations) are learnt as your own, apart
+    from the seed (the bundled corpus unless --seed or --no-seed). Every dimension is
+    cross-validated first (metrics in the model card and evaluation.md); the final model
+    is fitted on all labelled cases and saved as a new version in MODELS_DIR/NAME, which
+    then serves (earlier versions stay: `iesi-nlp models`). Bad input stops everything
+    before anything is written.
     """
     with user_errors():
         cb = codebook_from_option(codebook)
@@ -107,24 +143,57 @@ def train_cli(
             )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-        cases = load_training_cases(inputs, cb)
-        if annotations is not None:
-            if not annotations.is_file():
-                raise InputError(f"{annotations}: annotation database not found")
-            cases = merge_decisions(cases, AnnotationStore(annotations, cb))
-        _progress(f"{len(cases)} labelled cases")
-        model, report, directory = train_and_save(
-            cases,
-            cb,
-            name=name,
-            models_dir=models_dir,
-            embedder_spec=embedder,
-            cache=cache,
-            options=options,
-            progress=_progress,
-        )
+        by = f"{current_user()} (iesi-nlp train)"
+        if project is not None:
+            if inputs or seed is not None or no_seed or annotations is not None:
+                raise typer.BadParameter(
+                    "with --project, the project's cases, decisions and seed are used; add files first with "
+                    f"`iesi-nlp add FILE --project {project}`",
+                    param_hint="--project",
+                )
+            opened = Project.open(project)
+            data = opened.training_data()
+            _progress(_describe(data))
+            model, report, directory = opened.train(
+                options=options, progress=_progress, by=by, reason="iesi-nlp train --project", cache=cache
+            )
+        else:
+            chosen_seed = seed_spec(seed, no_seed)
+            # The user's files first: a mistake in them is reported before the seed is read.
+            user = read_labelled_files(inputs, cb, ingest_options(cb, column, label)) if inputs else UserCases()
+            seed_cases = load_seed(chosen_seed, cb)
+            store = None
+            if annotations is not None:
+                if not annotations.is_file():
+                    raise InputError(f"{annotations}: annotation database not found")
+                store = AnnotationStore(annotations, cb)
+            data = training_data(seed_cases, user.labelled + user.unlabelled, store)
+            if not data.labelled:
+                raise InputError("nothing to learn from: no seed (--no-seed) and no labelled case of your own")
+            _progress(_describe(data))
+            model, report, directory = train_and_save(
+                data,
+                cb,
+                name=name,
+                models_dir=models_dir,
+                embedder_spec=embedder,
+                cache=cache,
+                options=options,
+                progress=_progress,
+                by=by,
+                reason="iesi-nlp train " + " ".join(str(p) for p in inputs or []) if inputs else "iesi-nlp train",
+            )
     print_summary(report, f"Cross-validated metrics of model {model.id}")
-    console.print(f"[green]✓[/] model saved in {directory} (model card: {directory / 'model.md'})")
+    console.print(
+        f"[green]✓[/] version {directory.name} saved and serving in {directory.parent} "
+        f"(model card: {directory / 'model.md'})",
+        highlight=False,
+    )
+
+
+def _describe(data: TrainingData) -> str:
+    own = sum(1 for case in data.own if case.labels)
+    return f"{len(data.seed)} seed cases, {own} of your own labelled cases, {len(data.unlabelled)} unlabelled"
 
 
 def evaluate_cli(
