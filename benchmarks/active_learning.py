@@ -29,11 +29,12 @@ import numpy as np
 import orjson
 
 from iesi_nlp.active_learning import QueueOptions, build_queue, dimension_uncertainty, priority
+from iesi_nlp.adaptation import Recipe
 from iesi_nlp.codebook import Codebook, Dimension, load_codebook
 from iesi_nlp.codebook_prior import CodebookPrior
 from iesi_nlp.corpus import load_corpus
 from iesi_nlp.model import decide
-from iesi_nlp.training import Targets, TrainOptions, dimension_targets, fit_dimension, macro_f1
+from iesi_nlp.training import Design, Targets, TrainOptions, dimension_targets, fit_dimension, macro_f1
 from iesi_nlp.workflow import cached_embedder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -68,7 +69,8 @@ class Simulation:
             train = Targets(np.asarray(rows), targets.matrix[rows])
             part = copy.deepcopy(self.prior.dimensions[dimension.id])
             part.fit(self.vectors[rows], train.matrix if dimension.multi_label else np.argmax(train.matrix, axis=1))
-            model = fit_dimension(dimension, self.texts, self.vectors, train, "dense", None, self.options)
+            design = Design(self.texts, self.vectors, np.zeros(len(self.texts), dtype=bool))
+            model = fit_dimension(dimension, design, train, Recipe(), None, self.options, has_seed=False)
             fitted[dimension.id] = (model, part)
         return fitted
 

@@ -22,12 +22,13 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from iesi_nlp.adaptation import Recipe
 from iesi_nlp.codebook import load_codebook
 from iesi_nlp.codebook_prior import CodebookPrior
 from iesi_nlp.corpus import load_corpus
 from iesi_nlp.features import build_features
 from iesi_nlp.model import decide
-from iesi_nlp.training import Targets, TrainOptions, dimension_targets, fit_dimension, macro_f1
+from iesi_nlp.training import Design, Targets, TrainOptions, dimension_targets, fit_dimension, macro_f1
 from iesi_nlp.workflow import cached_embedder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +52,12 @@ def code(dimension, texts, vectors, targets, train, test, prior_part, options) -
     half = np.full(len(dimension.label_ids), 0.5) if dimension.multi_label else None
     scores = {"codebook": macro_f1(truth, decide(codebook, dimension.multi_label, half))}
     for name, opts in (("supervised", TrainOptions(min_cases=1, full_weight_cases=1, C=options.C)), ("blend", options)):
-        model = fit_dimension(dimension, texts, vectors, train_targets, "dense", None, opts) if len(train) else None
+        design = Design(list(texts), vectors, np.zeros(len(texts), dtype=bool))
+        model = (
+            fit_dimension(dimension, design, train_targets, Recipe(), None, opts, has_seed=False)
+            if len(train)
+            else None
+        )
         if model is None or model.classifier is None:
             scores[name] = scores["codebook"]
             continue

@@ -28,7 +28,10 @@ from pathlib import Path
 
 import orjson
 
+from iesi_nlp.project import Project
+from iesi_nlp.registry import import_version
 from iesi_nlp.review import NEXT_CASE_SHOWN_JS, app_environment, streamlit_command
+from iesi_nlp.workflow import corpus_pool_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -36,11 +39,15 @@ DOCS = ROOT / "docs"
 CHROMIUM = "/usr/bin/chromium"
 
 
-def start_app(store: Path, model: Path) -> tuple[subprocess.Popen, str]:
+def start_app(folder: Path, model: Path) -> tuple[subprocess.Popen, str]:
+    """The app on a fresh project in ``folder``: the bundled pool, served by a copy of ``model``."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, **app_environment(store, model, None, retrain_every=100_000)}
+    project = Project.create(folder / "project")
+    project.add_files([corpus_pool_dir()], added_by="benchmark")
+    import_version(project.models_dir, model, by="benchmark", reason="latency run")
+    env = {**os.environ, **app_environment(project.root, retrain_every=100_000)}
     server = subprocess.Popen(
         streamlit_command("127.0.0.1", port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -98,7 +105,7 @@ def main() -> int:
     from playwright.sync_api import expect, sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
-        server, url = start_app(Path(tmp) / "decisions.sqlite", args.model)
+        server, url = start_app(Path(tmp), args.model)
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(

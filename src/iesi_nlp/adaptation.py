@@ -34,6 +34,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from iesi_nlp.features import FEATURE_SETS
 
 
@@ -49,6 +51,8 @@ class Recipe:
     own_weight: float | None = 1.0
     feature_set: str = "dense"
     supervised_weight: float = 1.0
+    #: Move the label frequencies the model learnt to the user's own (see :func:`label_prior_offsets`).
+    own_label_priors: bool = False
 
     def __post_init__(self) -> None:
         if self.own_weight is not None and self.own_weight <= 0:
@@ -72,18 +76,41 @@ class Recipe:
         }
 
 
-#: Weight of the classifier against the codebook prior before a dimension has own cases enough.
-COLD_START_SUPERVISED_WEIGHT = 0.5
+#: The recipe below ``min_own_cases`` own cases (its feature set is chosen on the seed): an even
+#: blend of classifier and codebook prior, the few own cases weighing as much as 30 seed cases.
+COLD_START = Recipe(own_weight=30.0, feature_set="dense", supervised_weight=0.5)
 
-#: The recipe below ``min_own_cases`` own cases (the seed's feature set is chosen on the seed).
-COLD_START = Recipe(own_weight=1.0, feature_set="dense", supervised_weight=COLD_START_SUPERVISED_WEIGHT)
-
-#: Recipes cross-validated on the own cases once there are enough of them.
-CANDIDATES: tuple[Recipe, ...] = tuple(
-    Recipe(own_weight=weight, feature_set=feature_set)
-    for feature_set in FEATURE_SETS
-    for weight in (1.0, 3.0, 10.0, None)
+#: Recipes cross-validated on the own cases once there are enough of them; the first is the default.
+CANDIDATES: tuple[Recipe, ...] = (
+    Recipe(own_weight=30.0, feature_set="dense", supervised_weight=0.75, own_label_priors=True),
+    Recipe(own_weight=None, feature_set="dense", supervised_weight=0.75),
+    Recipe(own_weight=None, feature_set="dense+tfidf", supervised_weight=0.75),
 )
+
+
+#: Pseudo-count of the training set's frequency in a label's own frequency (see :func:`label_prior_offsets`).
+PRIOR_PSEUDO_COUNT = 1.0
+
+
+def label_prior_offsets(
+    training_frequency: np.ndarray, own_counts: np.ndarray, n_own: int, multi_label: bool
+) -> np.ndarray:
+    """Offsets that move a model's label frequencies to those of the user's own cases.
+
+    A model trained mostly on the seed suggests labels as often as the seed has them (the seed
+    codes 1.9 service domains per case, and every label), while a user's collection may code
+    one domain per case and never use some labels at all. With ``n_own`` own cases, a label's
+    own frequency is estimated as ``(own count + c · training frequency) / (n_own + c)`` (a
+    pseudo-count ``c`` = :data:`PRIOR_PSEUDO_COUNT` at the training frequency, so that a label
+    not yet seen is made rarer, not impossible), and Bayes' rule with the new prior gives the
+    offsets: log-odds ratios per label (multi-label) or log-ratios (single-label).
+    """
+    trained = np.clip(np.asarray(training_frequency, dtype=float), 1e-3, 1 - 1e-3)
+    own = (np.asarray(own_counts, dtype=float) + PRIOR_PSEUDO_COUNT * trained) / (n_own + PRIOR_PSEUDO_COUNT)
+    own = np.clip(own, 1e-3, 1 - 1e-3)
+    if multi_label:
+        return np.log(own / (1 - own)) - np.log(trained / (1 - trained))
+    return np.log(own) - np.log(trained)
 
 
 @dataclass(frozen=True)
@@ -92,11 +119,17 @@ class AdaptationOptions:
 
     #: From this many own cases labelled on a dimension on, recipes are chosen by cross-validation on them.
     min_own_cases: int = 10
-    #: Weight of an own case against a seed case below ``min_own_cases`` own cases.
-    cold_start_own_weight: float = 3.0
+    #: The recipe below ``min_own_cases`` own cases (its feature set is then chosen on the seed).
+    cold_start: Recipe = COLD_START
     candidates: tuple[Recipe, ...] = field(default=CANDIDATES)
+    #: Candidates with character n-grams are tried from this many own cases on (they cost time, and
+    #: n-grams of a collection only paid with 100-200 own cases where they did).
+    tfidf_min_own_cases: int = 50
     #: Folds of the cross-validation on the own cases.
     folds: int = 5
+    #: Another candidate replaces the first only when its out-of-fold macro-F1 is higher by this much:
+    #: with a few dozen own cases, smaller differences are noise, and the first candidate is the safe one.
+    margin: float = 0.02
 
     def __post_init__(self) -> None:
         if self.min_own_cases < 2:
@@ -106,10 +139,14 @@ class AdaptationOptions:
         if self.folds < 2:
             raise ValueError(f"folds must be at least 2, got {self.folds}")
 
-    @property
-    def cold_start(self) -> Recipe:
-        return Recipe(
-            own_weight=self.cold_start_own_weight,
-            feature_set=COLD_START.feature_set,
-            supervised_weight=COLD_START.supervised_weight,
+    def candidates_for(self, n_own: int) -> tuple[Recipe, ...]:
+        """The candidates worth cross-validating with ``n_own`` own cases."""
+        return tuple(
+            r for r in self.candidates if r.feature_set != "dense+tfidf" or n_own >= self.tfidf_min_own_cases
         )
+
+    def choose(self, macro_f1: dict[str, float]) -> str:
+        """The name of the recipe to keep, given each candidate's out-of-fold macro-F1 (first = default)."""
+        names = list(macro_f1)
+        best = max(names, key=lambda name: macro_f1[name])
+        return best if macro_f1[best] >= macro_f1[names[0]] + self.margin else names[0]

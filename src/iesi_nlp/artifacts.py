@@ -138,9 +138,7 @@ def save_model(
                 "own_cases": m.n_own,
                 "rule": m.rule,
                 "recipe": m.recipe.as_dict() if m.recipe is not None else None,
-                "decision_thresholds": (
-                    np.round(m.decision_thresholds, 4).tolist() if m.decision_thresholds is not None else None
-                ),
+                "label_offsets": np.round(m.label_offsets, 4).tolist() if m.label_offsets is not None else None,
                 "feature_set": m.feature_set,
                 "prior": _prior_params(model.prior.dimensions[d]),
                 "metrics": _card_metrics(evaluation.get("dimensions", {}).get(d)),
@@ -296,7 +294,6 @@ def load_model(
             intercept=np.asarray(intercept) if isinstance(intercept, list) else intercept,
             fitted_on=params["fitted_on"],
         )
-        thresholds = info.get("decision_thresholds")
         dimensions[dimension.id] = DimensionModel(
             dimension.id,
             list(dimension.label_ids),
@@ -305,10 +302,10 @@ def load_model(
             info["feature_set"],
             info["supervised_weight"],
             info["labelled_cases"],
-            decision_thresholds=np.asarray(thresholds, dtype=float) if thresholds is not None else None,
             recipe=Recipe(**info["recipe"]) if info.get("recipe") else None,
             rule=info.get("rule", ""),
             n_own=info.get("own_cases", 0),
+            label_offsets=np.asarray(info["label_offsets"]) if info.get("label_offsets") is not None else None,
         )
     return CodingModel(
         codebook,

@@ -120,8 +120,6 @@ def evaluation_report(validation: CrossValidation, cases: Sequence[Case], folds:
             name: {"macro_f1": round(result.macro_f1, 4), "log_loss": round(result.log_loss, 4)}
             for name, result in choice.results.items()
         }
-        if choice.thresholds is not None:
-            report["thresholds"] = dict(zip(kept.label_ids, np.round(choice.thresholds, 3).tolist(), strict=True))
         # Without own cases to decide, the candidates differ only in their features.
         if kept.evaluated_on == "all":
             report["feature_sets"] = {result.feature_set: round(result.macro_f1, 4) for result in choice.results.values()}
@@ -129,8 +127,7 @@ def evaluation_report(validation: CrossValidation, cases: Sequence[Case], folds:
     return {
         "method": (
             f"{folds}-fold stratified cross-validation (iterative stratification for multi-label dimensions); "
-            "where own cases chose the recipe, only the own cases are predicted (the seed trains in every fold) "
-            "and multi-label thresholds are tuned on the other folds"
+            "where own cases chose the recipe, only the own cases are predicted (the seed trains in every fold)"
         ),
         "cases": len(cases),
         "dimensions": dimensions,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.special import expit, logit, softmax
 
 from iesi_nlp.adaptation import Recipe
 from iesi_nlp.classifiers import DimensionClassifier
@@ -43,12 +44,13 @@ class DimensionModel:
     feature_set: str | None
     supervised_weight: float
     n_train: int
-    #: Multi-label thresholds tuned on the user's own cases (out of fold); None: the classifier's, blended.
-    decision_thresholds: np.ndarray | None = None
     #: How it was trained (see :mod:`iesi_nlp.adaptation`): the recipe, the rule that chose it, own cases.
     recipe: Recipe | None = None
     rule: str = ""
     n_own: int = 0
+    #: Per-label log-odds (multi-label) or log-ratio (single-label) moving the training set's label
+    #: frequencies to the user's own (see :func:`iesi_nlp.adaptation.label_prior_offsets`); None: unchanged.
+    label_offsets: np.ndarray | None = None
 
     @property
     def source(self) -> str:
@@ -67,18 +69,23 @@ class DimensionModel:
         return full
 
     def blend(self, codebook: np.ndarray, features: Callable[[], Any]) -> np.ndarray:
-        """``w · supervised + (1 − w) · codebook``; ``features`` builds the classifier's input only when it is used."""
+        """``w · supervised + (1 − w) · codebook``, moved to the user's label frequencies when known.
+
+        ``features`` builds the classifier's input only when it is used.
+        """
         if self.classifier is None or self.supervised_weight <= 0:
-            return codebook
-        w = self.supervised_weight
-        return w * self.supervised_proba(features()) + (1 - w) * codebook
+            blended = codebook
+        else:
+            w = self.supervised_weight
+            blended = w * self.supervised_proba(features()) + (1 - w) * codebook
+        if self.label_offsets is None:
+            return blended
+        return shift_label_priors(blended, self.label_offsets, self.multi_label)
 
     def thresholds(self) -> np.ndarray | None:
-        """Multi-label decision thresholds (None for single-label): tuned on own cases, or blended like the probabilities."""
+        """Multi-label decision thresholds, blended like the probabilities (None for single-label)."""
         if not self.multi_label:
             return None
-        if self.decision_thresholds is not None:
-            return np.asarray(self.decision_thresholds, dtype=float)
         w = self.supervised_weight if self.classifier is not None else 0.0
         supervised = self.classifier.thresholds_ if self.classifier is not None else CODEBOOK_THRESHOLD
         return w * np.asarray(supervised, dtype=float) + (1 - w) * CODEBOOK_THRESHOLD
@@ -159,6 +166,18 @@ class CodingModel:
                         for column, j in enumerate(suggested)
                     }
         return results
+
+
+def shift_label_priors(probabilities: np.ndarray, offsets: np.ndarray, multi_label: bool) -> np.ndarray:
+    """Probabilities re-weighted to other label frequencies (Bayes' rule with new priors).
+
+    Multi-label: each label's log-odds move by its offset. Single-label: each label's
+    log-probability moves by its offset and the row is renormalised.
+    """
+    p = np.clip(np.asarray(probabilities, dtype=float), 1e-9, 1 - 1e-9)
+    if multi_label:
+        return expit(logit(p) + offsets)
+    return softmax(np.log(p) + offsets, axis=1)
 
 
 def decide(probabilities: np.ndarray, multi_label: bool, thresholds: np.ndarray | None) -> np.ndarray:

@@ -6,15 +6,14 @@ by the rule of :mod:`iesi_nlp.adaptation`:
 
 * with enough own cases on a dimension, every candidate recipe is cross-validated **on
   the own cases** (the seed always trains; each fold's own cases are predicted by a model
-  that never saw them), the one with the best log-loss is kept, and the multi-label
-  thresholds are tuned on its out-of-fold predictions;
+  that never saw them), and the rule keeps one by those predictions' macro-F1;
 * otherwise the labelled cases (seed and the few own ones) are cross-validated together
   with the cold-start recipe, and the feature set (embeddings, or embeddings plus
   character n-grams) is chosen by macro-F1 as before.
 
 Folds are stratified (iterative stratification for multi-label dimensions). Everything
 that learns from labels — the codebook prior's calibration, the classifier, the
-thresholds — is fitted on training folds only; the character n-grams of a user's
+decision thresholds — is fitted on training folds only; the character n-grams of a user's
 collection are fitted on its texts, labelled or not, which holds no label.
 """
 
@@ -31,8 +30,8 @@ from joblib import Parallel, delayed
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
-from iesi_nlp.adaptation import AdaptationOptions, Recipe
-from iesi_nlp.classifiers import DimensionClassifier, best_f1_threshold
+from iesi_nlp.adaptation import AdaptationOptions, Recipe, label_prior_offsets
+from iesi_nlp.classifiers import DimensionClassifier
 from iesi_nlp.codebook import Codebook, Dimension
 from iesi_nlp.codebook_prior import CodebookPrior, PriorDimension
 from iesi_nlp.embedding.base import Embedder
@@ -73,10 +72,10 @@ class TrainOptions:
 
     ``feature_set``: ``auto`` (cross-validate both, keep the better), ``dense`` or ``dense+tfidf``;
     it applies where no own cases decide (see :mod:`iesi_nlp.adaptation`).
-    ``min_cases`` and ``full_weight_cases``: how much the classifier counts against the codebook
-    prior by the number of labelled cases it learns from (the codebook alone below ``min_cases``,
-    the classifier alone from ``full_weight_cases``); with a seed corpus, the cold-start recipe
-    caps it further. ``adaptation``: the rule that weighs own cases against the seed.
+    ``min_cases``: below this many labelled cases a dimension is coded from the codebook alone.
+    ``full_weight_cases``: without a seed corpus, the classifier's share against the codebook prior
+    grows with its labelled cases up to 1 at this many (with a seed, the recipe sets the share).
+    ``adaptation``: the rule that weighs own cases against the seed (:mod:`iesi_nlp.adaptation`).
     """
 
     feature_set: str = "auto"
@@ -88,6 +87,8 @@ class TrainOptions:
     random_state: int = 0
     n_jobs: int = -1
     adaptation: AdaptationOptions = field(default_factory=AdaptationOptions)
+    #: Train only these dimensions (the others are coded from the codebook alone); None: every dimension.
+    dimensions: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.feature_set != "auto" and self.feature_set not in FEATURE_SETS:
@@ -186,20 +187,19 @@ def fit_dimension(
     """Fit one dimension's classifier with ``recipe`` on the labelled rows of ``targets``.
 
     Own rows weigh ``recipe.own_weight`` (seed rows 1), or train alone when it is ``None``.
-    The classifier's share against the codebook prior follows the number of training rows
-    (see :meth:`TrainOptions.supervised_weight`), capped by ``recipe.supervised_weight`` when a
-    seed corpus is there to be outweighed.
+    With a seed corpus, the classifier's share against the codebook prior is the recipe's;
+    without one, it grows with the number of training rows (:meth:`TrainOptions.supervised_weight`).
     """
     targets = recipe_rows(targets, design.own, recipe)
     n = len(targets.rows)
-    weight = options.supervised_weight(n)
-    if has_seed:
-        weight = min(weight, recipe.supervised_weight)
+    weight = recipe.supervised_weight if has_seed else options.supervised_weight(n)
+    if n < options.min_cases:
+        weight = 0.0
     classifier = None
+    rows = targets.rows
+    own_weight = 1.0 if recipe.own_weight is None else recipe.own_weight
+    sample_weight = np.where(design.own[rows], own_weight, 1.0)
     if weight > 0 and trainable(targets, dimension.multi_label):
-        rows = targets.rows
-        own_weight = 1.0 if recipe.own_weight is None else recipe.own_weight
-        sample_weight = np.where(design.own[rows], own_weight, 1.0)
         classifier = DimensionClassifier(
             multi_label=dimension.multi_label, C=options.C, random_state=options.random_state
         )
@@ -207,6 +207,13 @@ def fit_dimension(
             design.features(recipe, rows, tfidf),
             targets.for_classifier(dimension.multi_label, dimension.label_ids),
             sample_weight=sample_weight,
+        )
+    own_rows = design.own[rows]
+    offsets = None
+    if recipe.own_label_priors and own_rows.any():
+        training_frequency = sample_weight @ targets.matrix / sample_weight.sum()
+        offsets = label_prior_offsets(
+            training_frequency, targets.matrix[own_rows].sum(axis=0), int(own_rows.sum()), dimension.multi_label
         )
     return DimensionModel(
         dimension.id,
@@ -216,6 +223,7 @@ def fit_dimension(
         recipe.feature_set if classifier is not None else None,
         weight if classifier is not None else 0.0,
         n,
+        label_offsets=offsets,
     )
 
 
@@ -246,11 +254,6 @@ class OutOfFold:
     codebook_chosen: np.ndarray
     sources: list[str] = field(default_factory=list)
     evaluated_on: str = "all"
-    #: The fold each row was predicted in, and the thresholds each fold's model decided with (multi-label).
-    fold_of: np.ndarray | None = None
-    fold_thresholds: list[np.ndarray] = field(default_factory=list)
-    #: Thresholds tuned on these predictions, when they were (see :func:`choose_dimension`).
-    thresholds: np.ndarray | None = None
 
     @property
     def feature_set(self) -> str:
@@ -344,14 +347,12 @@ def cross_validate_dimension(
     position = {p: i for i, p in enumerate(evaluated.tolist())}
     proba, chosen = np.zeros((n, k)), np.zeros((n, k), dtype=int)
     codebook_proba, codebook_chosen = np.zeros((n, k)), np.zeros((n, k), dtype=int)
-    fold_of = np.zeros(n, dtype=int)
-    fold_thresholds, sources = [], []
-    for number, (test, fold_proba, thresholds, fold_codebook, fold_codebook_chosen, source) in enumerate(results):
+    sources = []
+    for test, fold_proba, thresholds, fold_codebook, fold_codebook_chosen, source in results:
         where = [position[p] for p in test.tolist()]
-        proba[where], fold_of[where] = fold_proba, number
+        proba[where] = fold_proba
         chosen[where] = decide(fold_proba, dimension.multi_label, thresholds)
         codebook_proba[where], codebook_chosen[where] = fold_codebook, fold_codebook_chosen
-        fold_thresholds.append(thresholds)
         sources.append(source)
     return OutOfFold(
         dimension.id,
@@ -365,33 +366,7 @@ def cross_validate_dimension(
         codebook_chosen,
         sources,
         "own" if len(always) else "all",
-        fold_of,
-        [np.asarray(t, dtype=float) for t in fold_thresholds if t is not None],
     )
-
-
-def tune_thresholds(truth: np.ndarray, proba: np.ndarray, defaults: np.ndarray, min_positives: int = 2) -> np.ndarray:
-    """Per-label thresholds with the best F1 of ``proba`` against ``truth`` (out-of-fold predictions).
-
-    A label with fewer than ``min_positives`` positive cases keeps its default (one or no
-    example says nothing about where its threshold should be).
-    """
-    thresholds = np.asarray(defaults, dtype=float).copy()
-    for j in range(truth.shape[1]):
-        if truth[:, j].sum() >= min_positives:
-            thresholds[j] = best_f1_threshold(truth[:, j], proba[:, j])
-    return thresholds
-
-
-def cross_fitted_decisions(result: OutOfFold, defaults: np.ndarray) -> np.ndarray:
-    """Decisions with thresholds tuned on the *other* folds' predictions: never on the fold decided."""
-    chosen = np.zeros_like(result.chosen)
-    truth = result.targets.matrix
-    for fold in np.unique(result.fold_of):
-        inside = result.fold_of == fold
-        thresholds = tune_thresholds(truth[~inside], result.proba[~inside], defaults)
-        chosen[inside] = decide(result.proba[inside], True, thresholds)
-    return chosen
 
 
 @dataclass
@@ -401,7 +376,6 @@ class DimensionChoice:
     recipe: Recipe
     results: dict[str, OutOfFold]
     kept: str
-    thresholds: np.ndarray | None = None
     rule: str = "cold start"
 
     @property
@@ -459,7 +433,7 @@ def choose_dimension(
     has_seed = len(own_positions) < len(targets.rows)
     if has_seed and len(own_positions) >= rule.min_own_cases:
         results = {}
-        for recipe in rule.candidates:
+        for recipe in rule.candidates_for(len(own_positions)):
             if progress:
                 progress(f"{dimension.id}: {recipe.name} on {len(own_positions)} own cases")
             results[recipe.name] = cross_validate_dimension(
@@ -472,17 +446,8 @@ def choose_dimension(
                 evaluated=own_positions,
                 folds=min(rule.folds, len(own_positions)),
             )
-        kept = min(results, key=lambda name: results[name].log_loss)
-        best = results[kept]
-        thresholds = None
-        if dimension.multi_label:
-            defaults = (
-                np.mean(best.fold_thresholds, axis=0) if best.fold_thresholds else np.full(len(best.label_ids), 0.5)
-            )
-            thresholds = tune_thresholds(best.targets.matrix, best.proba, defaults)
-            best.chosen = cross_fitted_decisions(best, defaults)
-            best.thresholds = thresholds
-        return DimensionChoice(best.recipe, results, kept, thresholds, rule="chosen on own cases")
+        kept = rule.choose({name: result.macro_f1 for name, result in results.items()})
+        return DimensionChoice(results[kept].recipe, results, kept, rule="chosen on own cases")
     recipe = rule.cold_start
     feature_sets = FEATURE_SETS if options.feature_set == "auto" else (options.feature_set,)
     results = {}
@@ -508,6 +473,8 @@ def cross_validate(
     """Choose and cross-validate every dimension that has labelled cases enough."""
     choices: dict[str, DimensionChoice] = {}
     for dimension in codebook.dimensions:
+        if options.dimensions is not None and dimension.id not in options.dimensions:
+            continue
         targets = dimension_targets(cases, dimension)
         if len(targets.rows) < max(options.folds, 2):
             continue
@@ -535,6 +502,8 @@ def fit_model(
         tfidf = make_tfidf().fit(design.texts)
     for dimension in codebook.dimensions:
         targets = dimension_targets(cases, dimension)
+        if options.dimensions is not None and dimension.id not in options.dimensions:
+            targets = Targets(targets.rows[:0], targets.matrix[:0])
         recipe = recipes.get(dimension.id, options.adaptation.cold_start)
         trained = recipe_rows(targets, design.own, recipe)
         if len(trained.rows):
@@ -550,8 +519,6 @@ def fit_model(
             has_seed=has_seed,
         )
         choice = validation.choices.get(dimension.id)
-        if choice is not None and choice.thresholds is not None and model.classifier is not None:
-            model.decision_thresholds = choice.thresholds
         model.recipe = recipe
         model.rule = choice.rule if choice is not None else "too few labelled cases"
         model.n_own = int(design.own[targets.rows].sum())

