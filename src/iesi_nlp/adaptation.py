@@ -88,6 +88,21 @@ CANDIDATES: tuple[Recipe, ...] = (
 )
 
 
+#: Changes whenever the rule changes what a model learns: a model saved by another rule is retrained by quickstart.
+RULE_VERSION = "adaptation-1"
+
+#: What the model card says about the rule and its measured effect (``benchmarks/adaptation.py``).
+RULE_SUMMARY = """\
+How your own cases count (rule {version}). Below {min_own} own cases on a dimension, the seed
+trains with your few cases counted 30 times each, and the classifier is blended half and half
+with the codebook prior. From {min_own} own cases on, two recipes are cross-validated on your
+own cases (the seed always trains, each fold of your cases is predicted by a model that never
+saw it): (1) seed + your cases ×30, with the label frequencies moved to yours; (2) your cases
+alone; from {tfidf} own cases also (3) your cases alone with character n-grams fitted on your
+collection. The first is kept unless another beats it by {margin} macro-F1. Measured on three
+real collections (benchmarks/adaptation.py, BENCHMARKS.md): see "Learning a user's collection".
+"""
+
 #: Pseudo-count of the training set's frequency in a label's own frequency (see :func:`label_prior_offsets`).
 PRIOR_PSEUDO_COUNT = 1.0
 
@@ -141,9 +156,7 @@ class AdaptationOptions:
 
     def candidates_for(self, n_own: int) -> tuple[Recipe, ...]:
         """The candidates worth cross-validating with ``n_own`` own cases."""
-        return tuple(
-            r for r in self.candidates if r.feature_set != "dense+tfidf" or n_own >= self.tfidf_min_own_cases
-        )
+        return tuple(r for r in self.candidates if r.feature_set != "dense+tfidf" or n_own >= self.tfidf_min_own_cases)
 
     def choose(self, macro_f1: dict[str, float]) -> str:
         """The name of the recipe to keep, given each candidate's out-of-fold macro-F1 (first = default)."""

@@ -31,7 +31,7 @@ import numpy as np
 import orjson
 import skops.io as sio
 
-from iesi_nlp.adaptation import Recipe
+from iesi_nlp.adaptation import RULE_SUMMARY, RULE_VERSION, AdaptationOptions, Recipe
 from iesi_nlp.codebook import Codebook, load_codebook
 from iesi_nlp.codebook_prior import CodebookPrior, PriorDimension
 from iesi_nlp.errors import IesiError
@@ -129,6 +129,7 @@ def save_model(
             **(training or {}),
         },
         "options": options,
+        "adaptation": {"rule_version": RULE_VERSION},
         "dimensions": {
             d: {
                 "kind": "multi" if m.multi_label else "single",
@@ -139,6 +140,7 @@ def save_model(
                 "rule": m.rule,
                 "recipe": m.recipe.as_dict() if m.recipe is not None else None,
                 "label_offsets": np.round(m.label_offsets, 4).tolist() if m.label_offsets is not None else None,
+                "sharpness": round(m.sharpness, 4),
                 "feature_set": m.feature_set,
                 "prior": _prior_params(model.prior.dimensions[d]),
                 "metrics": _card_metrics(evaluation.get("dimensions", {}).get(d)),
@@ -180,6 +182,8 @@ def _card_metrics(report: dict[str, Any] | None) -> dict[str, Any] | None:
     metrics["ece"] = report["calibration"]["ece"]
     metrics["codebook_only_macro_f1"] = report["codebook_only"]["macro_f1"]
     metrics["macro_f1_by_feature_set"] = report.get("feature_sets", {})
+    metrics["evaluated_on"] = report.get("evaluated_on", "all")
+    metrics["candidates"] = report.get("candidates", {})
     return metrics
 
 
@@ -197,10 +201,13 @@ def card_markdown(card: dict[str, Any]) -> str:
         "",
         "## Dimensions",
         "",
-        "Metrics are cross-validated (out-of-fold); see `evaluation.md` for labels, languages and calibration.",
+        "Metrics are cross-validated (out-of-fold): on your own cases where they chose the recipe "
+        "(the seed trains in every fold), on every labelled case otherwise; see `evaluation.md` for "
+        "labels, languages and calibration.",
         "",
-        "| dimension | kind | source | labelled cases | features | macro-F1 | micro-F1 | ECE | codebook-only macro-F1 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| dimension | kind | source | labelled cases (own) | how trained | metrics on | macro-F1 | micro-F1 | ECE "
+        "| codebook-only macro-F1 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for dimension_id, d in card["dimensions"].items():
         m = d["metrics"] or {}
@@ -208,10 +215,36 @@ def card_markdown(card: dict[str, Any]) -> str:
         def fmt(key: str, m: dict = m) -> str:
             return f"{m[key]:.3f}" if key in m else "–"
 
+        recipe = Recipe(**d["recipe"]).name if d.get("recipe") else (d["feature_set"] or "codebook")
+        how = f"{d.get('rule') or '–'}: {recipe}"
         lines.append(
-            f"| {dimension_id} | {d['kind']} | {d['source']} | {d['labelled_cases']} | {d['feature_set'] or '–'} | "
-            f"{fmt('macro_f1')} | {fmt('micro_f1')} | {fmt('ece')} | {fmt('codebook_only_macro_f1')} |"
+            f"| {dimension_id} | {d['kind']} | {d['source']} | {d['labelled_cases']} ({d.get('own_cases', 0)}) | "
+            f"{how} | {m.get('evaluated_on', '–')} cases | {fmt('macro_f1')} | {fmt('micro_f1')} | {fmt('ece')} | "
+            f"{fmt('codebook_only_macro_f1')} |"
         )
+    rule = AdaptationOptions()
+    lines += [
+        "",
+        "## How your own cases count",
+        "",
+        RULE_SUMMARY.format(
+            version=card.get("adaptation", {}).get("rule_version", "before adaptation-1"),
+            min_own=rule.min_own_cases,
+            tfidf=rule.tfidf_min_own_cases,
+            margin=rule.margin,
+        ).strip(),
+    ]
+    candidates = {
+        dimension_id: (d["metrics"] or {}).get("candidates")
+        for dimension_id, d in card["dimensions"].items()
+        if (d["metrics"] or {}).get("candidates") and (d["metrics"] or {}).get("evaluated_on") == "own"
+    }
+    if candidates:
+        lines += ["", "Recipes tried on your own cases (out-of-fold macro-F1):", ""]
+        for dimension_id, tried in candidates.items():
+            lines.append(
+                f"- {dimension_id}: " + "; ".join(f"{name} {score['macro_f1']:.3f}" for name, score in tried.items())
+            )
     lines += ["", "## Libraries", ""] + [f"- {k} {v}" for k, v in card["libraries"].items()]
     lines += [
         "",
@@ -306,6 +339,7 @@ def load_model(
             rule=info.get("rule", ""),
             n_own=info.get("own_cases", 0),
             label_offsets=np.asarray(info["label_offsets"]) if info.get("label_offsets") is not None else None,
+            sharpness=info.get("sharpness", 1.0),
         )
     return CodingModel(
         codebook,

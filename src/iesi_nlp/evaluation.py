@@ -122,7 +122,9 @@ def evaluation_report(validation: CrossValidation, cases: Sequence[Case], folds:
         }
         # Without own cases to decide, the candidates differ only in their features.
         if kept.evaluated_on == "all":
-            report["feature_sets"] = {result.feature_set: round(result.macro_f1, 4) for result in choice.results.values()}
+            report["feature_sets"] = {
+                result.feature_set: round(result.macro_f1, 4) for result in choice.results.values()
+            }
         dimensions[dimension_id] = report
     return {
         "method": (
@@ -139,7 +141,9 @@ def summary_rows(report: dict[str, Any]) -> list[list[str]]:
     rows = []
     for dimension_id, d in report["dimensions"].items():
         if "feature_sets" in d:
-            compared = " / ".join(f"{d['feature_sets'][fs]:.3f}" if fs in d["feature_sets"] else "–" for fs in FEATURE_SETS)
+            compared = " / ".join(
+                f"{d['feature_sets'][fs]:.3f}" if fs in d["feature_sets"] else "–" for fs in FEATURE_SETS
+            )
         else:
             compared = f"recipe chosen on {d['cases']} own cases: {d['recipe']['name']}"
         rows.append(

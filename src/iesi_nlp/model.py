@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.optimize import minimize_scalar
 from scipy.special import expit, logit, softmax
 
 from iesi_nlp.adaptation import Recipe
@@ -51,6 +52,9 @@ class DimensionModel:
     #: Per-label log-odds (multi-label) or log-ratio (single-label) moving the training set's label
     #: frequencies to the user's own (see :func:`iesi_nlp.adaptation.label_prior_offsets`); None: unchanged.
     label_offsets: np.ndarray | None = None
+    #: Sharpness of the final probabilities, fitted on out-of-fold predictions: blending two calibrated
+    #: sources averages them towards the middle (see :func:`fit_sharpness`); decisions do not change.
+    sharpness: float = 1.0
 
     @property
     def source(self) -> str:
@@ -78,9 +82,9 @@ class DimensionModel:
         else:
             w = self.supervised_weight
             blended = w * self.supervised_proba(features()) + (1 - w) * codebook
-        if self.label_offsets is None:
-            return blended
-        return shift_label_priors(blended, self.label_offsets, self.multi_label)
+        if self.label_offsets is not None:
+            blended = shift_label_priors(blended, self.label_offsets, self.multi_label)
+        return sharpen(blended, self.sharpness, self.multi_label)
 
     def thresholds(self) -> np.ndarray | None:
         """Multi-label decision thresholds, blended like the probabilities (None for single-label)."""
@@ -88,7 +92,9 @@ class DimensionModel:
             return None
         w = self.supervised_weight if self.classifier is not None else 0.0
         supervised = self.classifier.thresholds_ if self.classifier is not None else CODEBOOK_THRESHOLD
-        return w * np.asarray(supervised, dtype=float) + (1 - w) * CODEBOOK_THRESHOLD
+        blended = w * np.asarray(supervised, dtype=float) + (1 - w) * CODEBOOK_THRESHOLD
+        # Sharpening is monotone per label: the thresholds move with the probabilities, decisions stay.
+        return sharpen(np.atleast_2d(blended), self.sharpness, True)[0]
 
     def sentence_directions(self, prior: PriorDimension, dim: int) -> np.ndarray:
         """``(n_labels, dim)``: a sentence's score for each label is its vector times these rows."""
@@ -178,6 +184,30 @@ def shift_label_priors(probabilities: np.ndarray, offsets: np.ndarray, multi_lab
     if multi_label:
         return expit(logit(p) + offsets)
     return softmax(np.log(p) + offsets, axis=1)
+
+
+def sharpen(probabilities: np.ndarray, sharpness: float, multi_label: bool) -> np.ndarray:
+    """Probabilities with their log-odds (multi-label) or log-probabilities (single-label) scaled by ``sharpness``."""
+    if sharpness == 1.0:
+        return probabilities
+    p = np.clip(np.asarray(probabilities, dtype=float), 1e-9, 1 - 1e-9)
+    if multi_label:
+        return expit(sharpness * logit(p))
+    return softmax(sharpness * np.log(p), axis=1)
+
+
+def fit_sharpness(probabilities: np.ndarray, truth: np.ndarray, multi_label: bool) -> float:
+    """The sharpness (see :func:`sharpen`) with the lowest log-loss of ``probabilities`` against ``truth`` (0/1)."""
+    truth = np.asarray(truth, dtype=float)
+
+    def log_loss(log_sharpness: float) -> float:
+        p = np.clip(sharpen(probabilities, float(np.exp(log_sharpness)), multi_label), 1e-9, 1 - 1e-9)
+        if multi_label:
+            return float(-np.mean(truth * np.log(p) + (1 - truth) * np.log(1 - p)))
+        return float(-np.mean(np.log((p * truth).sum(axis=1))))
+
+    best = minimize_scalar(log_loss, bounds=(np.log(0.25), np.log(4.0)), method="bounded")
+    return float(np.exp(best.x))
 
 
 def decide(probabilities: np.ndarray, multi_label: bool, thresholds: np.ndarray | None) -> np.ndarray:

@@ -36,7 +36,7 @@ from iesi_nlp.codebook import Codebook, Dimension
 from iesi_nlp.codebook_prior import CodebookPrior, PriorDimension
 from iesi_nlp.embedding.base import Embedder
 from iesi_nlp.features import FEATURE_SETS, build_features, make_tfidf
-from iesi_nlp.model import CodingModel, DimensionModel, decide
+from iesi_nlp.model import CodingModel, DimensionModel, decide, fit_sharpness, sharpen
 from iesi_nlp.records import Case
 
 
@@ -377,6 +377,8 @@ class DimensionChoice:
     results: dict[str, OutOfFold]
     kept: str
     rule: str = "cold start"
+    #: Fitted on the kept recipe's out-of-fold probabilities (see :func:`iesi_nlp.model.fit_sharpness`).
+    sharpness: float = 1.0
 
     @property
     def kept_result(self) -> OutOfFold:
@@ -447,7 +449,7 @@ def choose_dimension(
                 folds=min(rule.folds, len(own_positions)),
             )
         kept = rule.choose({name: result.macro_f1 for name, result in results.items()})
-        return DimensionChoice(results[kept].recipe, results, kept, rule="chosen on own cases")
+        return DimensionChoice(results[kept].recipe, results, kept, "chosen on own cases", _sharpness(results[kept]))
     recipe = rule.cold_start
     feature_sets = FEATURE_SETS if options.feature_set == "auto" else (options.feature_set,)
     results = {}
@@ -459,7 +461,16 @@ def choose_dimension(
     by_feature_set = {results[name].feature_set: results[name].macro_f1 for name in results}
     kept_feature_set = choose_feature_set(by_feature_set)
     kept = next(name for name in results if results[name].feature_set == kept_feature_set)
-    return DimensionChoice(results[kept].recipe, results, kept, rule="cold start" if has_seed else "no seed")
+    return DimensionChoice(
+        results[kept].recipe, results, kept, "cold start" if has_seed else "no seed", _sharpness(results[kept])
+    )
+
+
+def _sharpness(result: OutOfFold) -> float:
+    """Sharpness for the kept recipe, and the out-of-fold probabilities rescaled with it (decisions unchanged)."""
+    sharpness = fit_sharpness(result.proba, result.targets.matrix, result.multi_label)
+    result.proba = sharpen(result.proba, sharpness, result.multi_label)
+    return sharpness
 
 
 def cross_validate(
@@ -519,6 +530,7 @@ def fit_model(
             has_seed=has_seed,
         )
         choice = validation.choices.get(dimension.id)
+        model.sharpness = choice.sharpness if choice is not None else 1.0
         model.recipe = recipe
         model.rule = choice.rule if choice is not None else "too few labelled cases"
         model.n_own = int(design.own[targets.rows].sum())

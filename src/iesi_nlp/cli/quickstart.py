@@ -14,6 +14,7 @@ from typing import Annotated
 import orjson
 import typer
 
+from iesi_nlp.adaptation import RULE_VERSION
 from iesi_nlp.artifacts import ModelError, read_card, training_set_hash
 from iesi_nlp.classify import classify_files
 from iesi_nlp.cli.common import CodebookOption, codebook_from_option, console, user_errors
@@ -129,6 +130,7 @@ def _up_to_date(card: dict | None, labelled, fingerprint: str) -> bool:
         card["training_set"]["hash"] == training_set_hash(labelled)
         and card["codebook"]["fingerprint"] == fingerprint
         and card["embedder"]["spec"] == DEFAULT_EMBEDDER
+        and card.get("adaptation", {}).get("rule_version") == RULE_VERSION
         and (card["_path"] / "evaluation.json").is_file()
     )
 
