@@ -116,6 +116,9 @@ def evaluation_report(validation: CrossValidation, cases: Sequence[Case], folds:
         report["rule"] = choice.rule
         report["recipe"] = {"name": choice.recipe.name, **choice.recipe.as_dict()}
         report["evaluated_on"] = kept.evaluated_on
+        report["codebook_prior_macro_f1"] = (
+            round(choice.codebook_macro_f1, 4) if choice.codebook_macro_f1 is not None else None
+        )
         report["candidates"] = {
             name: {"macro_f1": round(result.macro_f1, 4), "log_loss": round(result.log_loss, 4)}
             for name, result in choice.results.items()

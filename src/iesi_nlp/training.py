@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
@@ -379,6 +379,8 @@ class DimensionChoice:
     rule: str = "cold start"
     #: Fitted on the kept recipe's out-of-fold probabilities (see :func:`iesi_nlp.model.fit_sharpness`).
     sharpness: float = 1.0
+    #: The codebook prior's own macro-F1 on the labelled cases (whether it joins the blend).
+    codebook_macro_f1: float | None = None
 
     @property
     def kept_result(self) -> OutOfFold:
@@ -433,9 +435,16 @@ def choose_dimension(
     rule = options.adaptation
     own_positions = np.flatnonzero(design.own[targets.rows])
     has_seed = len(own_positions) < len(targets.rows)
+    codebook_score = codebook_macro_f1(dimension, design, targets, prior_part)
+    # Where the label definitions code poorly by themselves, the classifier serves alone.
+    competent = codebook_score >= rule.min_codebook_macro_f1
+
+    def blended(recipe: Recipe) -> Recipe:
+        return recipe if competent else replace(recipe, supervised_weight=1.0)
+
     if has_seed and len(own_positions) >= rule.min_own_cases:
         results = {}
-        for recipe in rule.candidates_for(len(own_positions)):
+        for recipe in map(blended, rule.candidates_for(len(own_positions))):
             if progress:
                 progress(f"{dimension.id}: {recipe.name} on {len(own_positions)} own cases")
             results[recipe.name] = cross_validate_dimension(
@@ -449,12 +458,14 @@ def choose_dimension(
                 folds=min(rule.folds, len(own_positions)),
             )
         kept = rule.choose({name: result.macro_f1 for name, result in results.items()})
-        return DimensionChoice(results[kept].recipe, results, kept, "chosen on own cases", _sharpness(results[kept]))
-    recipe = rule.cold_start
+        return DimensionChoice(
+            results[kept].recipe, results, kept, "chosen on own cases", _sharpness(results[kept]), codebook_score
+        )
+    recipe = blended(rule.cold_start)
     feature_sets = FEATURE_SETS if options.feature_set == "auto" else (options.feature_set,)
     results = {}
     for feature_set in feature_sets:
-        candidate = Recipe(recipe.own_weight, feature_set, recipe.supervised_weight)
+        candidate = replace(recipe, feature_set=feature_set)
         if progress:
             progress(f"{dimension.id}: cross-validating {candidate.name}")
         results[candidate.name] = cross_validate_dimension(dimension, design, targets, candidate, prior_part, options)
@@ -462,8 +473,22 @@ def choose_dimension(
     kept_feature_set = choose_feature_set(by_feature_set)
     kept = next(name for name in results if results[name].feature_set == kept_feature_set)
     return DimensionChoice(
-        results[kept].recipe, results, kept, "cold start" if has_seed else "no seed", _sharpness(results[kept])
+        results[kept].recipe,
+        results,
+        kept,
+        "cold start" if has_seed else "no seed",
+        _sharpness(results[kept]),
+        codebook_score,
     )
+
+
+def codebook_macro_f1(dimension: Dimension, design: Design, targets: Targets, prior_part: PriorDimension) -> float:
+    """How well the codebook prior alone codes the labelled cases (calibrated on them: a few parameters only)."""
+    prior = copy.deepcopy(prior_part)
+    vectors = design.vectors[targets.rows]
+    prior.fit(vectors, _prior_targets(targets, dimension.multi_label))
+    thresholds = np.full(len(dimension.label_ids), 0.5) if dimension.multi_label else None
+    return macro_f1(targets.matrix, decide(prior.proba(vectors), dimension.multi_label, thresholds))
 
 
 def _sharpness(result: OutOfFold) -> float:
