@@ -25,13 +25,16 @@ MAX_EVIDENCE = 3
 MIN_EVIDENCE_CHARS = 25
 
 
-def evidence_candidates(sentences: Sequence[Span]) -> list[int]:
+def evidence_candidates(sentences: Sequence[Span], boilerplate: Sequence[bool] | None = None) -> list[int]:
     """Indices of the sentences that may serve as evidence (computed once per case, used for every label).
 
-    Boilerplate (menus, cookie banners, share links: :mod:`iesi_nlp.boilerplate`) never is;
+    Boilerplate (menus, cookie banners, share links: :mod:`iesi_nlp.boilerplate`; ``boilerplate``
+    gives the flags when they are known already) never is;
     stubs shorter than :data:`MIN_EVIDENCE_CHARS` only when nothing longer is left.
     """
-    content = [i for i, s in enumerate(sentences) if not is_boilerplate(s.text)]
+    if boilerplate is None:
+        boilerplate = [is_boilerplate(s.text) for s in sentences]
+    content = [i for i, flagged in enumerate(boilerplate) if not flagged]
     eligible = [i for i in content if sentences[i].end - sentences[i].start >= MIN_EVIDENCE_CHARS]
     return eligible or content
 

@@ -147,7 +147,7 @@ class CodingModel:
             return []
         vectors = np.stack([d.vector for d in documents])
         feature_cache: dict = {}
-        candidates = [evidence_candidates(d.sentences) for d in documents] if evidence else []
+        candidates = [evidence_candidates(d.sentences, d.boilerplate) for d in documents] if evidence else []
         results: list[dict[str, Any]] = [{"labels": {}, "scores": {}, "source": {}, "evidence": {}} for _ in documents]
         for dimension_id, model in self.dimensions.items():
             probabilities = self.dimension_proba(dimension_id, vectors, texts, feature_cache)

@@ -32,12 +32,15 @@ class DocumentEmbedding:
 
     ``sentences[i]`` is the span (with offsets into the text) that
     ``sentence_vectors[i]`` encodes. ``language`` is the one used to segment it.
+    ``boilerplate[i]`` says whether sentence ``i`` is page furniture (left out of
+    ``vector`` and of evidence; computed once, see :func:`document_embedding`).
     """
 
     vector: np.ndarray
     sentences: list[Span]
     sentence_vectors: np.ndarray
     language: str | None
+    boilerplate: tuple[bool, ...] | None = None
 
 
 class Embedder(ABC):
@@ -118,10 +121,15 @@ class Embedder(ABC):
 
 def document_embedding(sentences: list[Span], sentence_vectors: np.ndarray, language: str | None) -> DocumentEmbedding:
     """A document from its sentences and their vectors, the document vector pooled from them."""
-    return DocumentEmbedding(pool(sentence_vectors, sentences), sentences, sentence_vectors, language)
+    boilerplate = tuple(is_boilerplate(s.text) for s in sentences)
+    return DocumentEmbedding(
+        pool(sentence_vectors, sentences, boilerplate), sentences, sentence_vectors, language, boilerplate
+    )
 
 
-def pool(sentence_vectors: np.ndarray, sentences: Sequence[Span]) -> np.ndarray:
+def pool(
+    sentence_vectors: np.ndarray, sentences: Sequence[Span], boilerplate: Sequence[bool] | None = None
+) -> np.ndarray:
     """The document vector: sentence vectors averaged with weights by length, then normalised.
 
     Boilerplate sentences (menus, cookie banners, share links: :mod:`iesi_nlp.boilerplate`)
@@ -129,7 +137,9 @@ def pool(sentence_vectors: np.ndarray, sentences: Sequence[Span]) -> np.ndarray:
     so a better boilerplate rule applies to cached texts without embedding them again.
     """
     weights = np.asarray([max(1, s.end - s.start) for s in sentences], dtype=np.float32)
-    content = np.asarray([not is_boilerplate(s.text) for s in sentences], dtype=bool)
+    if boilerplate is None:
+        boilerplate = [is_boilerplate(s.text) for s in sentences]
+    content = ~np.asarray(boilerplate, dtype=bool)
     if content.any():
         weights = weights * content
     pooled = (sentence_vectors.astype(np.float32, copy=False) * weights[:, None]).sum(axis=0)
