@@ -3,31 +3,36 @@
 A model learns from the seed corpus (written for this project, in many languages)
 and from the user's own labelled and reviewed cases. The two differ: a user's
 collection has its own vocabulary, its own label frequencies and its own number
-of labels per case. Trained together unweighted, the few own cases are drowned
-by the seed; trained alone, they are too few for a while. No single weight is
-right for every collection and dimension, so the rule decides per dimension, on
-the user's own cases:
+of labels per case (the seed codes 1.9 service domains per case and uses every
+label; a ministry's collection may code one and never use some). Trained together
+unweighted, the few own cases are drowned by the seed; trained alone, they are too
+few for a while. No single weight is right for every collection and dimension, so
+the rule decides per dimension:
 
 * **Fewer than** :attr:`AdaptationOptions.min_own_cases` own cases on a dimension:
-  the **cold-start recipe** (:data:`COLD_START`): the seed, with the own cases
-  counted :attr:`AdaptationOptions.cold_start_own_weight` times, blended half and
-  half with the codebook prior (label definitions compared with the case). On
-  real collections the codebook alone beat the seed-trained classifier, and the
-  even blend beat both (BENCHMARKS.md, "Learning a user's collection").
-* **From then on**: every recipe of :attr:`AdaptationOptions.candidates` (own cases
-  weighted ×1 … own cases alone, with or without character n-grams fitted on the
-  user's collection) is cross-validated on the own cases only: the seed always
-  trains, the own cases are split into folds, and each fold's own cases are
-  predicted by a model that never saw them. The recipe with the best mean log-loss
-  on those predictions (a smooth score, steadier than F1 on a few dozen cases) is
-  kept, and the decision thresholds of a multi-label dimension are tuned on the
-  same out-of-fold predictions, so the number of labels suggested per case follows
-  the user's own coding, not the seed's.
+  the **cold-start recipe** (:data:`COLD_START`): the seed, with the few own cases
+  counted 30 times each, blended half and half with the codebook prior (label
+  definitions compared with the case).
+* **From then on**, the candidate recipes (:data:`CANDIDATES`) are cross-validated
+  on the own cases only: the seed always trains, the own cases are split into
+  folds, and each fold's own cases are predicted by a model that never saw them.
+  The default recipe is kept unless another beats its out-of-fold macro-F1 by
+  :attr:`AdaptationOptions.margin`. The default is *seed + own cases ×30 with the
+  user's label frequencies* (:func:`label_prior_offsets`) below
+  :attr:`AdaptationOptions.own_alone_from` own cases, *own cases alone* from then on;
+  character n-grams fitted on the user's collection are tried from
+  :attr:`AdaptationOptions.tfidf_min_own_cases` own cases.
+* The codebook prior joins the blend (50% at cold start, 25% later) only on
+  dimensions where it codes the labelled cases by itself at least
+  :attr:`AdaptationOptions.min_codebook_macro_f1` macro-F1: concrete fields such
+  as service domain and actors; on the abstract IESI dimensions it only pulls every
+  case towards one label, so the classifier serves alone there.
 
-The rule and the candidates were chosen with ``benchmarks/adaptation.py`` on real
-collections (never on the seed corpus's own cross-validation, which cannot see the
-shift); the model card records, per dimension, the recipe kept and the score of
-every candidate.
+The weights, shares and thresholds were chosen with ``benchmarks/adaptation.py`` (and
+the prototypes described in BENCHMARKS.md, "Learning a user's collection") on real
+collections, never on the seed corpus's own cross-validation, which cannot see the
+shift. The model card records, per dimension, the recipe kept and the out-of-fold
+score of every candidate.
 """
 
 from __future__ import annotations
@@ -95,14 +100,16 @@ RULE_VERSION = "adaptation-1"
 
 #: What the model card says about the rule and its measured effect (``benchmarks/adaptation.py``).
 RULE_SUMMARY = """\
-How your own cases count (rule {version}). Below {min_own} own cases on a dimension, the seed
-trains with your few cases counted 30 times each, and the classifier is blended half and half
-with the codebook prior. From {min_own} own cases on, two recipes are cross-validated on your
-own cases (the seed always trains, each fold of your cases is predicted by a model that never
-saw it): (1) seed + your cases ×30, with the label frequencies moved to yours; (2) your cases
-alone; from {tfidf} own cases also (3) your cases alone with character n-grams fitted on your
-collection. The first is kept unless another beats it by {margin} macro-F1. Measured on three
-real collections (benchmarks/adaptation.py, BENCHMARKS.md): see "Learning a user's collection".
+Rule {version}. Below {min_own} own cases on a dimension, the seed trains with your few cases
+counted 30 times each. From {min_own} own cases on, recipes are cross-validated on your own
+cases (the seed always trains; each fold of your cases is predicted by a model that never saw
+it): seed + your cases ×30 with the label frequencies moved to yours, and your cases alone
+(from {tfidf} own cases also with character n-grams fitted on your collection). The default,
+seed-weighted below {alone} own cases and your cases alone from then on, is kept unless another
+recipe beats it by {margin} out-of-fold macro-F1. Where the label definitions code a dimension
+well by themselves (codebook macro-F1 at least {competent}), the codebook prior joins the blend
+(50% at cold start, 25% later). Measured on three real collections with benchmarks/adaptation.py
+(BENCHMARKS.md, "Learning a user's collection").
 """
 
 #: Pseudo-count of the training set's frequency in a label's own frequency (see :func:`label_prior_offsets`).

@@ -232,6 +232,8 @@ def card_markdown(card: dict[str, Any]) -> str:
             min_own=rule.min_own_cases,
             tfidf=rule.tfidf_min_own_cases,
             margin=rule.margin,
+            alone=rule.own_alone_from,
+            competent=rule.min_codebook_macro_f1,
         ).strip(),
     ]
     candidates = {
