@@ -73,7 +73,7 @@ def test_model_folder_holds_skops_files_and_a_model_card(trained):
     assert domain["source"] == "blend" and 0 < domain["supervised_weight"] < 1
     assert domain["metrics"]["macro_f1"] == report["dimensions"]["service_domain"]["macro_f1"]
     assert card["dimensions"]["ict_innovation"]["source"] == "codebook"
-    assert "| service_domain | multi | blend | 48 |" in (directory / "model.md").read_text()
+    assert "| service_domain | multi | blend | 48 (0) |" in (directory / "model.md").read_text()
 
 
 def test_cross_validation_report_compares_feature_sets_and_calibration(trained):
