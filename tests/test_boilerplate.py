@@ -55,7 +55,7 @@ def test_content_that_mentions_a_furniture_word_is_kept(line):
 def test_boilerplate_stays_out_of_the_case_vector_and_the_evidence():
     text = "Home | About us | Projects | Contact\nA night shelter books free beds online for homeless people.\nWe use cookies."
     sentences = split_sentences(text, "en")
-    assert [s.text for s in sentences][0] == "Home | About us | Projects | Contact"
+    assert sentences[0].text == "Home | About us | Projects | Contact"
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(len(sentences), 8)).astype(np.float32)
     content_only = vectors[1] / np.linalg.norm(vectors[1])
@@ -71,7 +71,10 @@ def test_html_in_a_table_cell_is_read_as_text(tmp_path):
     assert html_fragment_to_text("Fish & chips, a < b") == "Fish & chips, a < b"
     path = tmp_path / "cells.csv"
     pd.DataFrame(
-        {"id": ["a"], "text": ["<p>A food bank for families &ldquo;in need&rdquo;.</p><ul><li>Online booking</li></ul>"]}
+        {
+            "id": ["a"],
+            "text": ["<p>A food bank for families &ldquo;in need&rdquo;.</p><ul><li>Online booking</li></ul>"],
+        }
     ).to_csv(path, index=False)
     _, items = iter_ingest([path], load_codebook(), IngestOptions(detect_language=False))
     (case,) = list(items)
