@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from iesi_nlp.adaptation import CANDIDATES, COLD_START, AdaptationOptions, Recipe, label_prior_offsets
+from iesi_nlp.adaptation import (
+    CANDIDATES,
+    COLD_START,
+    PRIOR_PSEUDO_COUNT,
+    AdaptationOptions,
+    Recipe,
+    label_prior_offsets,
+)
 from iesi_nlp.codebook import load_codebook
 from iesi_nlp.model import shift_label_priors
 from iesi_nlp.records import Case
@@ -95,9 +102,10 @@ def test_the_card_records_the_recipe_and_every_candidate(adapted, tmp_path):
 
 
 def test_label_prior_offsets_move_frequencies_as_bayes_rule_says():
-    # Training frequency 0.5; 10 own cases, 9 with the label: own frequency (9 + 0.5) / 11.
+    # Training frequency 0.5; 10 own cases, 9 with the label: own frequency (9 + c · 0.5) / (10 + c).
     offsets = label_prior_offsets(np.array([0.5, 0.5]), np.array([9, 0]), 10, multi_label=True)
-    own = np.array([9.5 / 11, 0.5 / 11])
+    c = PRIOR_PSEUDO_COUNT
+    own = np.array([(9 + c * 0.5) / (10 + c), (c * 0.5) / (10 + c)])
     assert offsets == pytest.approx(np.log(own / (1 - own)))
     # A probability at the training frequency becomes the own frequency.
     assert shift_label_priors(np.array([[0.5, 0.5]]), offsets, True)[0] == pytest.approx(own)
@@ -108,10 +116,13 @@ def test_label_prior_offsets_move_frequencies_as_bayes_rule_says():
 
 
 def test_another_recipe_replaces_the_default_only_beyond_the_margin():
-    rule = AdaptationOptions(margin=0.02)
-    assert rule.choose({"default": 0.60, "other": 0.615}) == "default"
-    assert rule.choose({"default": 0.60, "other": 0.63}) == "other"
-    assert rule.choose({"default": 0.60, "other": 0.55}) == "default"
+    rule = AdaptationOptions(margin_scale=0.7)
+    # 25 own cases: the margin is 0.14; 100 own cases: 0.07.
+    assert rule.margin(25) == pytest.approx(0.14) and rule.margin(100) == pytest.approx(0.07)
+    assert rule.choose({"default": 0.60, "other": 0.72}, 25) == "default"
+    assert rule.choose({"default": 0.60, "other": 0.72}, 100) == "other"
+    assert rule.choose({"default": 0.60, "other": 0.75}, 25) == "other"
+    assert rule.choose({"default": 0.60, "other": 0.55}, 100) == "default"
 
 
 def test_character_ngrams_are_tried_only_with_own_cases_enough():

@@ -231,7 +231,7 @@ def card_markdown(card: dict[str, Any]) -> str:
             version=card.get("adaptation", {}).get("rule_version", "before adaptation-1"),
             min_own=rule.min_own_cases,
             tfidf=rule.tfidf_min_own_cases,
-            margin=rule.margin,
+            margin=rule.margin_scale,
             alone=rule.own_alone_from,
             competent=rule.min_codebook_macro_f1,
         ).strip(),

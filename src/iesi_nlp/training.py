@@ -457,7 +457,7 @@ def choose_dimension(
                 evaluated=own_positions,
                 folds=min(rule.folds, len(own_positions)),
             )
-        kept = rule.choose({name: result.macro_f1 for name, result in results.items()})
+        kept = rule.choose({name: result.macro_f1 for name, result in results.items()}, len(own_positions))
         return DimensionChoice(
             results[kept].recipe, results, kept, "chosen on own cases", _sharpness(results[kept]), codebook_score
         )
