@@ -64,6 +64,7 @@ def check_source(source: Source, data: Path, model, embedder, limit: int | None,
         ingest_options=options,
         evidence=False,
         progress=sys.stderr.isatty(),
+        restart=True,  # the scratch output of an earlier run belongs to another model
     )
     allowed = sorted(set(source.mapping.values()))
     truth, predicted = [], []
