@@ -12,6 +12,7 @@ from iesi_nlp.adaptation import (
     AdaptationOptions,
     Recipe,
     label_prior_offsets,
+    label_shift,
 )
 from iesi_nlp.codebook import load_codebook
 from iesi_nlp.model import shift_label_priors
@@ -139,3 +140,20 @@ def test_recipes_and_options_refuse_nonsense():
     with pytest.raises(ValueError, match="min_own_cases"):
         AdaptationOptions(min_own_cases=1)
     assert CANDIDATES[0].own_label_priors  # the default candidate adopts the user's label frequencies
+
+
+def test_label_shift_measures_how_far_own_label_frequencies_are_from_the_seed():
+    seed = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]])  # every label used, two per case
+    assert label_shift(seed, seed[:2]) == pytest.approx(1 / 6)
+    assert label_shift(seed, np.array([[1, 0, 0], [1, 0, 0]])) == pytest.approx(2 / 3)
+    assert label_shift(seed, np.zeros((2, 3))) == 1.0
+
+
+def test_own_cases_become_the_default_only_where_their_labels_differ_from_the_seed():
+    rule = AdaptationOptions()
+    shifted = rule.candidates_for(40, shift=0.5)
+    assert shifted[0].own_weight is None  # own cases alone
+    alike = rule.candidates_for(40, shift=0.1)
+    assert alike[0] == rule.unshifted_default and alike[0].own_weight == 1.0
+    assert set(shifted) <= set(alike)  # the same recipes compete, only the default differs
+    assert rule.candidates_for(15, shift=0.5)[0] == CANDIDATES[0]

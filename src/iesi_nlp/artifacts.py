@@ -184,6 +184,7 @@ def _card_metrics(report: dict[str, Any] | None) -> dict[str, Any] | None:
     metrics["macro_f1_by_feature_set"] = report.get("feature_sets", {})
     metrics["evaluated_on"] = report.get("evaluated_on", "all")
     metrics["candidates"] = report.get("candidates", {})
+    metrics["label_shift"] = report.get("label_shift")
     return metrics
 
 
@@ -234,6 +235,7 @@ def card_markdown(card: dict[str, Any]) -> str:
             margin=rule.margin_scale,
             alone=rule.own_alone_from,
             competent=rule.min_codebook_macro_f1,
+            shift=rule.shift_threshold,
         ).strip(),
     ]
     candidates = {
@@ -244,8 +246,11 @@ def card_markdown(card: dict[str, Any]) -> str:
     if candidates:
         lines += ["", "Recipes tried on your own cases (out-of-fold macro-F1):", ""]
         for dimension_id, tried in candidates.items():
+            shift = card["dimensions"][dimension_id]["metrics"].get("label_shift")
+            shift_note = f" (label shift from the seed {shift:.2f})" if shift is not None else ""
             lines.append(
-                f"- {dimension_id}: " + "; ".join(f"{name} {score['macro_f1']:.3f}" for name, score in tried.items())
+                f"- {dimension_id}{shift_note}: "
+                + "; ".join(f"{name} {score['macro_f1']:.3f}" for name, score in tried.items())
             )
     lines += ["", "## Libraries", ""] + [f"- {k} {v}" for k, v in card["libraries"].items()]
     lines += [

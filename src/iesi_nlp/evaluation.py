@@ -119,6 +119,7 @@ def evaluation_report(validation: CrossValidation, cases: Sequence[Case], folds:
         report["codebook_prior_macro_f1"] = (
             round(choice.codebook_macro_f1, 4) if choice.codebook_macro_f1 is not None else None
         )
+        report["label_shift"] = choice.label_shift
         report["candidates"] = {
             name: {"macro_f1": round(result.macro_f1, 4), "log_loss": round(result.log_loss, 4)}
             for name, result in choice.results.items()

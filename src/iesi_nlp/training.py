@@ -30,7 +30,7 @@ from joblib import Parallel, delayed
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
-from iesi_nlp.adaptation import AdaptationOptions, Recipe, label_prior_offsets
+from iesi_nlp.adaptation import AdaptationOptions, Recipe, label_prior_offsets, label_shift
 from iesi_nlp.classifiers import DimensionClassifier
 from iesi_nlp.codebook import Codebook, Dimension
 from iesi_nlp.codebook_prior import CodebookPrior, PriorDimension
@@ -381,6 +381,8 @@ class DimensionChoice:
     sharpness: float = 1.0
     #: The codebook prior's own macro-F1 on the labelled cases (whether it joins the blend).
     codebook_macro_f1: float | None = None
+    #: How far the own label frequencies are from the seed's (:func:`iesi_nlp.adaptation.label_shift`).
+    label_shift: float | None = None
 
     @property
     def kept_result(self) -> OutOfFold:
@@ -444,7 +446,9 @@ def choose_dimension(
 
     if has_seed and len(own_positions) >= rule.min_own_cases:
         results = {}
-        for recipe in map(blended, rule.candidates_for(len(own_positions))):
+        own_rows = design.own[targets.rows]
+        shift = label_shift(targets.matrix[~own_rows], targets.matrix[own_rows])
+        for recipe in map(blended, rule.candidates_for(len(own_positions), shift)):
             if progress:
                 progress(f"{dimension.id}: {recipe.name} on {len(own_positions)} own cases")
             results[recipe.name] = cross_validate_dimension(
@@ -459,7 +463,13 @@ def choose_dimension(
             )
         kept = rule.choose({name: result.macro_f1 for name, result in results.items()}, len(own_positions))
         return DimensionChoice(
-            results[kept].recipe, results, kept, "chosen on own cases", _sharpness(results[kept]), codebook_score
+            results[kept].recipe,
+            results,
+            kept,
+            "chosen on own cases",
+            _sharpness(results[kept]),
+            codebook_score,
+            round(shift, 4),
         )
     recipe = blended(rule.cold_start)
     feature_sets = FEATURE_SETS if options.feature_set == "auto" else (options.feature_set,)
