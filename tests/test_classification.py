@@ -187,6 +187,7 @@ def test_classify_command_writes_the_documented_jsonl(trained, cases_csv, tmp_pa
         assert row["model"].startswith("small@")
     assert [r["language"] for r in rows] == ["en", "de", "en"]  # detected, since the input declares none
     assert "3 cases classified" in result.output
+    assert not (tmp_path / "out.jsonl.rejects.jsonl").exists()  # nothing rejected, no empty rejects file
 
 
 def test_classify_resumes_an_interrupted_run_without_redoing_cases(trained, cases_csv, tmp_path):

@@ -327,5 +327,8 @@ def classify_stream(
         writer.close()
         if bar is not None:
             bar.close()
+        # Nothing rejected (in this run or an earlier one resumed): no empty rejects file to puzzle over.
+        if rejects.exists() and rejects.stat().st_size == 0:
+            rejects.unlink()
         report.seconds = time.perf_counter() - started
     return report
