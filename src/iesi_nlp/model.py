@@ -196,17 +196,22 @@ def sharpen(probabilities: np.ndarray, sharpness: float, multi_label: bool) -> n
     return softmax(sharpness * np.log(p), axis=1)
 
 
+def mean_log_loss(probabilities: np.ndarray, truth: np.ndarray, multi_label: bool) -> float:
+    """Mean log-loss against ``truth`` (0/1): per label for multi-label, of the true class for single-label."""
+    p = np.clip(np.asarray(probabilities, dtype=float), 1e-9, 1 - 1e-9)
+    truth = np.asarray(truth, dtype=float)
+    if multi_label:
+        return float(-np.mean(truth * np.log(p) + (1 - truth) * np.log(1 - p)))
+    return float(-np.mean(np.log((p * truth).sum(axis=1))))
+
+
 def fit_sharpness(probabilities: np.ndarray, truth: np.ndarray, multi_label: bool) -> float:
     """The sharpness (see :func:`sharpen`) with the lowest log-loss of ``probabilities`` against ``truth`` (0/1)."""
-    truth = np.asarray(truth, dtype=float)
 
-    def log_loss(log_sharpness: float) -> float:
-        p = np.clip(sharpen(probabilities, float(np.exp(log_sharpness)), multi_label), 1e-9, 1 - 1e-9)
-        if multi_label:
-            return float(-np.mean(truth * np.log(p) + (1 - truth) * np.log(1 - p)))
-        return float(-np.mean(np.log((p * truth).sum(axis=1))))
+    def loss(log_sharpness: float) -> float:
+        return mean_log_loss(sharpen(probabilities, float(np.exp(log_sharpness)), multi_label), truth, multi_label)
 
-    best = minimize_scalar(log_loss, bounds=(np.log(0.25), np.log(4.0)), method="bounded")
+    best = minimize_scalar(loss, bounds=(np.log(0.25), np.log(4.0)), method="bounded")
     return float(np.exp(best.x))
 
 

@@ -36,7 +36,7 @@ from iesi_nlp.codebook import Codebook, Dimension
 from iesi_nlp.codebook_prior import CodebookPrior, PriorDimension
 from iesi_nlp.embedding.base import Embedder
 from iesi_nlp.features import FEATURE_SETS, build_features, make_tfidf
-from iesi_nlp.model import CodingModel, DimensionModel, decide, fit_sharpness, sharpen
+from iesi_nlp.model import CodingModel, DimensionModel, decide, fit_sharpness, mean_log_loss, sharpen
 from iesi_nlp.records import Case
 
 
@@ -265,12 +265,8 @@ class OutOfFold:
 
     @property
     def log_loss(self) -> float:
-        """Mean log-loss of the probabilities: per label for multi-label, of the true class for single-label."""
-        p = np.clip(self.proba, 1e-6, 1 - 1e-6)
-        truth = self.targets.matrix
-        if self.multi_label:
-            return float(-np.mean(truth * np.log(p) + (1 - truth) * np.log(1 - p)))
-        return float(-np.mean(np.log((p * truth).sum(axis=1))))
+        """Mean log-loss of the probabilities (:func:`iesi_nlp.model.mean_log_loss`)."""
+        return mean_log_loss(self.proba, self.targets.matrix, self.multi_label)
 
 
 def macro_f1(truth: np.ndarray, chosen: np.ndarray, average: str = "macro") -> float:
@@ -435,7 +431,8 @@ def choose_dimension(
 ) -> DimensionChoice:
     """Apply the rule of :mod:`iesi_nlp.adaptation` to one dimension."""
     rule = options.adaptation
-    own_positions = np.flatnonzero(design.own[targets.rows])
+    own_rows = design.own[targets.rows]
+    own_positions = np.flatnonzero(own_rows)
     has_seed = len(own_positions) < len(targets.rows)
     codebook_score = codebook_macro_f1(dimension, design, targets, prior_part)
     # Where the label definitions code poorly by themselves, the classifier serves alone.
@@ -446,7 +443,6 @@ def choose_dimension(
 
     if has_seed and len(own_positions) >= rule.min_own_cases:
         results = {}
-        own_rows = design.own[targets.rows]
         shift = label_shift(targets.matrix[~own_rows], targets.matrix[own_rows])
         for recipe in map(blended, rule.candidates_for(len(own_positions), shift)):
             if progress:
