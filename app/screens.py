@@ -22,9 +22,9 @@ import pandas as pd
 import streamlit as st
 from streamlit_shortcuts import add_shortcuts
 
-from iesi_nlp.agreement import krippendorff_alpha, override_rates
-from iesi_nlp.annotation import Action, Decision
-from iesi_nlp.evidence import highlight_html
+from iesi_nlp.annotation.agreement import krippendorff_alpha, override_rates
+from iesi_nlp.annotation.store import Action, Decision
+from iesi_nlp.coding.evidence import highlight_html
 from iesi_nlp.learning_curve import learning_curve
 from iesi_nlp.project import Project
 from iesi_nlp.registry import trained_history, version_summaries

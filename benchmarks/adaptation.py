@@ -4,10 +4,10 @@ For each real collection of ../shared/data that maps onto ``service_domain`` (re
 time, never copied), a third is held out; k reviewed cases are drawn from the rest (nested
 draws: the 25 include the 10), for k = 0, 10, 25, 50, 100, 200 (or all there are), over
 several repeats. Every model is trained by the product's own training code
-(:func:`iesi_nlp.training.train`), on ``service_domain`` only (the collections carry no other
+(:func:`iesi_nlp.coding.training.train`), on ``service_domain`` only (the collections carry no other
 labels), and coded on the held-out third:
 
-* (a) ``rule``: the product's rule (:mod:`iesi_nlp.adaptation`): seed + own cases, recipe
+* (a) ``rule``: the product's rule (:mod:`iesi_nlp.coding.adaptation`): seed + own cases, recipe
   chosen per dimension on the own cases;
 * (b) ``seed+own``: seed and own cases together, unweighted, the classifier alone (the product before this rule);
 * (c) ``own``: the own cases alone (the product with ``--no-seed``);
@@ -20,7 +20,7 @@ labels), and coded on the held-out third:
 Scores, on the held-out third:
 
 * ``macro_f1``: of the labels the model *decides* (what the user sees), over every label that
-  the gold or the model uses (:func:`iesi_nlp.training.macro_f1`): the simulated user codes
+  the gold or the model uses (:func:`iesi_nlp.coding.training.macro_f1`): the simulated user codes
   one mapped label per case, so a label they never use counts against the model when it is
   suggested. This is the measure the rule was chosen on;
 * ``mapped_macro_f1``: the same decisions, over the collection's mapped labels only (a label
@@ -47,13 +47,14 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
 from iesi_nlp.active_learning import QueueOptions, build_queue, priority
-from iesi_nlp.adaptation import AdaptationOptions, Recipe
 from iesi_nlp.codebook import load_codebook
+from iesi_nlp.coding.adaptation import AdaptationOptions, Recipe
+from iesi_nlp.coding.heads import decide
+from iesi_nlp.coding.metrics import macro_f1
+from iesi_nlp.coding.training import TrainingData, TrainOptions, train
 from iesi_nlp.corpus import load_corpus
 from iesi_nlp.embedding import DEFAULT_EMBEDDER
-from iesi_nlp.model import decide
 from iesi_nlp.records import Case
-from iesi_nlp.training import TrainingData, TrainOptions, macro_f1, train
 from iesi_nlp.workflow import cached_embedder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from iesi_nlp.adaptation import Recipe
 from iesi_nlp.codebook import load_codebook
-from iesi_nlp.codebook_prior import CodebookPrior
+from iesi_nlp.coding.adaptation import Recipe
+from iesi_nlp.coding.heads import CodebookPrior, build_features
+from iesi_nlp.coding.heads import decide
+from iesi_nlp.coding.training import Design, Targets, TrainOptions, dimension_targets, fit_dimension
+from iesi_nlp.coding.metrics import macro_f1
 from iesi_nlp.corpus import load_corpus
-from iesi_nlp.features import build_features
-from iesi_nlp.model import decide
-from iesi_nlp.training import Design, Targets, TrainOptions, dimension_targets, fit_dimension, macro_f1
 from iesi_nlp.workflow import cached_embedder
 
 ROOT = Path(__file__).resolve().parents[1]

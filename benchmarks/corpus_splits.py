@@ -7,7 +7,7 @@ such a real collection, this benchmark carves one out of the bundled corpus: the
 given languages are the "own collection" (k of them reviewed, the rest held out), the cases in
 every other language are the seed. Every model is trained by the product's ``training.train``:
 
-* ``rule``: the product's rule (:mod:`iesi_nlp.adaptation`);
+* ``rule``: the product's rule (:mod:`iesi_nlp.coding.adaptation`);
 * ``seed-weighted``: seed + own ×30 with the own label frequencies, on every dimension;
 * ``own``: own cases alone, on every dimension;
 * ``unweighted``: seed and own cases together, unweighted, the classifier alone.
@@ -28,12 +28,13 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from iesi_nlp.adaptation import CANDIDATES, AdaptationOptions
 from iesi_nlp.codebook import load_codebook
+from iesi_nlp.coding.adaptation import CANDIDATES, AdaptationOptions
+from iesi_nlp.coding.heads import decide
+from iesi_nlp.coding.metrics import macro_f1
+from iesi_nlp.coding.training import TrainingData, TrainOptions, train
 from iesi_nlp.corpus import load_corpus
 from iesi_nlp.embedding import DEFAULT_EMBEDDER
-from iesi_nlp.model import decide
-from iesi_nlp.training import TrainingData, TrainOptions, macro_f1, train
 from iesi_nlp.workflow import cached_embedder
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"

@@ -27,10 +27,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import cross_val_predict
 
-from iesi_nlp.classify import classify_files
+from iesi_nlp.bulk import classify_files
 from iesi_nlp.ingest import IngestOptions, iter_ingest
 from iesi_nlp.records import Case
-from iesi_nlp.workflow import open_model
+from iesi_nlp.suggest import Suggester
+from iesi_nlp.workflow import open_suggester
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from shared_collections import DEFAULT_DATA, SOURCES, Source, gold_labels
@@ -39,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def check_source(source: Source, data: Path, model, embedder, limit: int | None, work: Path) -> dict:
+def check_source(source: Source, data: Path, suggester: Suggester, limit: int | None, work: Path) -> dict:
     path = data / source.file
     table = pd.read_csv(path, dtype={source.id_column: str, source.label_column: str})
     gold = gold_labels(source, table)
@@ -58,11 +59,9 @@ def check_source(source: Source, data: Path, model, embedder, limit: int | None,
     started = time.perf_counter()
     report = classify_files(
         [scratch],
-        model,
-        embedder,
+        suggester,
         output,
         ingest_options=options,
-        evidence=False,
         progress=sys.stderr.isatty(),
         restart=True,  # the scratch output of an earlier run belongs to another model
     )
@@ -75,7 +74,7 @@ def check_source(source: Source, data: Path, model, embedder, limit: int | None,
         scores = row["scores"]["service_domain"]
         truth.append(gold[row["id"]])
         predicted.append(max(allowed, key=lambda label: scores[label]))
-    ceiling = within_source_ceiling(scratch, options, model, embedder, gold)
+    ceiling = within_source_ceiling(scratch, options, suggester.model, suggester.embedder, gold)
     return {
         "source": source.name,
         "texts_with_one_mapped_domain": len(gold),
@@ -121,14 +120,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_dir():
         print(f"skipped: {args.data} not found (the external data lives outside the repository)")
         return 0
-    model, embedder = open_model(args.model)
+    suggester = open_suggester(args.model, evidence=False)
     args.work.mkdir(parents=True, exist_ok=True)
     results = []
     for source in SOURCES:
         if not (args.data / source.file).is_file():
             print(f"skipped {source.name}: {args.data / source.file} not found")
             continue
-        result = check_source(source, args.data, model, embedder, args.limit, args.work)
+        result = check_source(source, args.data, suggester, args.limit, args.work)
         results.append(result)
         print(
             f"{result['source']:<18} n={result['evaluated']:>4}  accuracy {result['accuracy']:.3f}  "

@@ -27,15 +27,15 @@ RESULTS = ROOT / "benchmarks" / "results"
 def child(size: int, model_dir: Path) -> None:
     from _texts import texts_of_words, write_jsonl
 
-    from iesi_nlp.classify import classify_files
-    from iesi_nlp.workflow import open_model
+    from iesi_nlp.bulk import classify_files
+    from iesi_nlp.workflow import open_suggester
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         inputs = write_jsonl(work / "short.jsonl", texts_of_words(size, 25, seed=size))
-        model, embedder = open_model(model_dir, cache=work / "cache.sqlite")
+        suggester = open_suggester(model_dir, cache=work / "cache.sqlite")
         started = time.perf_counter()
-        report = classify_files([inputs], model, embedder, work / "out.jsonl")
+        report = classify_files([inputs], suggester, work / "out.jsonl")
         seconds = time.perf_counter() - started
         lines = sum(1 for _ in (work / "out.jsonl").open("rb"))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux

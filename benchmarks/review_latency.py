@@ -28,10 +28,10 @@ from pathlib import Path
 
 import orjson
 
+from iesi_nlp.corpus import bundled_pool_dir
 from iesi_nlp.project import Project
 from iesi_nlp.registry import import_version
 from iesi_nlp.review import NEXT_CASE_SHOWN_JS, app_environment, streamlit_command
-from iesi_nlp.workflow import corpus_pool_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -45,7 +45,7 @@ def start_app(folder: Path, model: Path) -> tuple[subprocess.Popen, str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     project = Project.create(folder / "project")
-    project.add_files([corpus_pool_dir()], added_by="benchmark")
+    project.add_files([bundled_pool_dir()], added_by="benchmark")
     import_version(project.models_dir, model, by="benchmark", reason="latency run")
     env = {**os.environ, **app_environment(project.root, retrain_every=100_000)}
     server = subprocess.Popen(

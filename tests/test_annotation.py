@@ -13,9 +13,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from iesi_nlp.annotation import Action, AnnotationError, AnnotationStore, Decision, merge_decisions
+from iesi_nlp.annotation.labels import current_labels, disagreements, label_state, merge_decisions, settled_labels
+from iesi_nlp.annotation.sqlite import SqliteDecisionStore
+from iesi_nlp.annotation.store import Action, Decision
 from iesi_nlp.cli.main import app
 from iesi_nlp.codebook import load_codebook
+from iesi_nlp.coding.suggestion import DimensionSuggestion
+from iesi_nlp.errors import AnnotationError
 from iesi_nlp.records import Case, write_cases
 from iesi_nlp.registry import resolve_model_dir
 from tests.conftest import EN_TEXT, read_jsonl
@@ -28,23 +32,32 @@ def decision(case_id="c1", dimension="service_domain", labels=("health",), actio
     return Decision(case_id, dimension, tuple(labels), action, who, **kw)
 
 
+def current(store):
+    return current_labels(label_state(store.decisions()))
+
+
 @pytest.fixture
 def store(tmp_path, codebook):
-    return AnnotationStore(tmp_path / "decisions.sqlite", codebook)
+    return SqliteDecisionStore(tmp_path / "decisions.sqlite", codebook)
 
 
 def test_labels_are_derived_from_append_only_decisions(store):
-    store.record([decision(suggested_labels=("health",), suggested_scores={"health": 0.9}, model_id="m@1")])
-    assert store.current_labels() == {"c1": {"service_domain": ["health"]}}
+    shown = DimensionSuggestion(("health",), {"health": 0.9, "education": 0.1}, "blend")
+    store.record([decision(shown=shown, model_id="m@1", model_version="v0001-abc")])
+    assert current(store) == {"c1": {"service_domain": ["health"]}}
     # A second annotator disagrees: no settled label until someone adjudicates.
     store.record([decision(labels=("long_term_care",), action=Action.CORRECTED, who="ben")])
-    assert store.current_labels() == {}
-    assert store.disagreements() == [("c1", "service_domain", {"anna": ("health",), "ben": ("long_term_care",)})]
+    assert current(store) == {}
+    assert disagreements(label_state(store.decisions())) == [
+        ("c1", "service_domain", {"anna": ("health",), "ben": ("long_term_care",)})
+    ]
     # Anna changes her mind: her latest decision counts, and now they agree.
     store.record([decision(labels=("long_term_care",), action=Action.CORRECTED)])
-    assert store.current_labels() == {"c1": {"service_domain": ["long_term_care"]}}
+    assert current(store) == {"c1": {"service_domain": ["long_term_care"]}}
     store.record([decision(labels=("health", "long_term_care"), action=Action.ADJUDICATED, who="lead")])
-    assert store.current_labels()["c1"]["service_domain"] == ["health", "long_term_care"]
+    assert current(store)["c1"]["service_domain"] == ["health", "long_term_care"]
+    # The settled labels name who adjudicated, not the annotators who disagreed.
+    assert settled_labels(store)["c1"]["service_domain"][1] == "adjudicated by lead"
     # Skips and flags never set labels, and every decision is still there.
     store.record(
         [
@@ -52,10 +65,11 @@ def test_labels_are_derived_from_append_only_decisions(store):
             decision("c3", action=Action.FLAGGED, labels=(), comment="unclear"),
         ]
     )
-    assert set(store.current_labels()) == {"c1"}
+    assert set(current(store)) == {"c1"}
     assert store.count() == 6
     first = store.decisions(case_id="c1")[0]
-    assert first.suggested_scores == {"health": 0.9} and first.model_id == "m@1" and first.decided_at
+    assert first.shown == shown and first.model_id == "m@1" and first.model_version == "v0001-abc" and first.decided_at
+    assert first.suggested_scores == {"health": 0.9, "education": 0.1}
     assert store.decisions(case_id="c3")[0].comment == "unclear"
 
 
@@ -66,7 +80,7 @@ def test_nothing_can_be_overwritten_or_deleted(store):
         connection.execute("UPDATE decisions SET final_labels = '[\"education\"]'")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         connection.execute("DELETE FROM decisions")
-    assert store.current_labels() == {"c1": {"service_domain": ["health"]}}
+    assert current(store) == {"c1": {"service_domain": ["health"]}}
 
 
 def test_bad_decisions_are_refused_with_what_and_where(store):
@@ -87,7 +101,7 @@ def test_bad_decisions_are_refused_with_what_and_where(store):
 
 
 def _annotate(path: str, annotator: str, n: int) -> None:
-    store = AnnotationStore(path, load_codebook())
+    store = SqliteDecisionStore(path, load_codebook())
     for i in range(n):
         store.record([decision(f"case-{i}", labels=("health",) if i % 2 else ("education",), who=annotator)])
 
@@ -117,7 +131,7 @@ def test_two_annotators_writing_at_once_lose_nothing(store):
     assert store.count() == 2 * 150 + 3 * 50
     by_annotator = {who: len(store.decisions(annotator=who)) for who in ("anna", "ben", "tab-0", "tab-1", "tab-2")}
     assert by_annotator == {"anna": 150, "ben": 150, "tab-0": 50, "tab-1": 50, "tab-2": 50}
-    assert len(store.current_labels()) == 150  # everyone agreed on every case
+    assert len(current(store)) == 150  # everyone agreed on every case
 
 
 def test_merge_and_export_grow_the_training_set(tmp_path, store):
@@ -185,3 +199,24 @@ def test_train_learns_from_review_decisions(tmp_path, store):
     assert card["training_set"]["own"] == 24  # the user's file and the reviewed case
     report = orjson.loads((model / "evaluation.json").read_bytes())
     assert report["dimensions"]["service_domain"]["per_label"]["migration"]["support"] == 1
+
+
+def test_a_store_from_before_shown_suggestions_is_upgraded_and_keeps_its_rows(tmp_path, codebook):
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE cases (id TEXT PRIMARY KEY, record BLOB NOT NULL, added_by TEXT NOT NULL, added_at TEXT NOT NULL);"
+        "CREATE TABLE decisions (seq INTEGER PRIMARY KEY AUTOINCREMENT, case_id TEXT NOT NULL, dimension TEXT NOT NULL,"
+        " suggested_labels TEXT NOT NULL, suggested_scores TEXT NOT NULL, model_id TEXT, final_labels TEXT NOT NULL,"
+        " action TEXT NOT NULL, annotator TEXT NOT NULL, decided_at TEXT NOT NULL, comment TEXT);"
+        "INSERT INTO decisions VALUES (1, 'c1', 'service_domain', '[\"health\"]', '{\"health\": 0.8}', 'm@0',"
+        " '[\"health\"]', 'accepted', 'anna', '2026-01-01T00:00:00+00:00', NULL);"
+    )
+    old.commit()
+    old.close()
+    store = SqliteDecisionStore(path, codebook)
+    [kept] = store.decisions()
+    assert kept.shown == DimensionSuggestion(("health",), {"health": 0.8}, "unknown")
+    assert kept.model_id == "m@0" and kept.model_version is None
+    store.record([decision("c2")])
+    assert [d.case_id for d in store.decisions()] == ["c1", "c2"]

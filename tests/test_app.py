@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from iesi_nlp.annotation import Action, AnnotationStore, Decision
+from iesi_nlp.annotation.sqlite import SqliteDecisionStore
+from iesi_nlp.annotation.store import Action, Decision
 from iesi_nlp.codebook import load_codebook
 from iesi_nlp.records import Case
 from iesi_nlp.review import APP_SCRIPT, app_environment
@@ -35,8 +36,8 @@ def case_on_screen(at: AppTest) -> str:
     return at.caption[1].value.split(" · ")[0].removeprefix("id ")
 
 
-def store_of(path) -> AnnotationStore:
-    return AnnotationStore(path, load_codebook())
+def store_of(path) -> SqliteDecisionStore:
+    return SqliteDecisionStore(path, load_codebook())
 
 
 def test_accept_all_records_every_dimension(app_env):
@@ -168,7 +169,7 @@ def test_dashboard_shows_progress_and_agreement(app_env):
 
 def test_adjudicating_a_disagreement_settles_it(app_env):
     store = store_of(app_env)
-    from iesi_nlp.annotation import Decision
+    from iesi_nlp.annotation.store import Decision
 
     store.record(
         [
@@ -219,8 +220,8 @@ def test_the_case_on_screen_shows_what_the_input_said_about_it(app_env):
 
 
 def test_a_new_version_serving_mid_review_does_not_change_what_is_recorded(app_env):
+    from iesi_nlp.coding.training import TrainOptions
     from iesi_nlp.project import Project
-    from iesi_nlp.training import TrainOptions
 
     at = signed_in()
     case_id = case_on_screen(at)

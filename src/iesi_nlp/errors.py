@@ -25,3 +25,11 @@ class InputError(IesiError):
 
 class CorpusError(IesiError):
     """The corpus breaks one of its rules (unique ids, coverage, near-duplicates...)."""
+
+
+class ModelError(IesiError):
+    """A model folder that is missing, damaged, or does not match the codebook or embedder."""
+
+
+class AnnotationError(IesiError):
+    """A decision that cannot be recorded as given (unknown label, no annotator, not allowed to adjudicate...)."""

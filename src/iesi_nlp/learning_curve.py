@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from iesi_nlp.annotation import Action, Decision
+from iesi_nlp.annotation.store import Action, Decision
 from iesi_nlp.codebook import Codebook
 
 #: Actions that answer a suggestion with labels (an adjudication settles a dispute instead).

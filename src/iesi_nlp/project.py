@@ -40,14 +40,15 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from iesi_nlp.annotation import AnnotationStore, training_data
+from iesi_nlp.annotation.labels import training_data
+from iesi_nlp.annotation.sqlite import SqliteDecisionStore
 from iesi_nlp.codebook import Codebook, load_codebook
+from iesi_nlp.coding.training import TrainingData, TrainOptions
 from iesi_nlp.embedding import DEFAULT_EMBEDDER
 from iesi_nlp.errors import IesiError, InputError
 from iesi_nlp.ingest import IngestOptions, Reject, expand_inputs, iter_ingest
 from iesi_nlp.records import CASE_FIELDS, Case, write_cases
 from iesi_nlp.registry import EVENTS_FILE, PROJECT_FILE, Version, file_lock, serving_version
-from iesi_nlp.training import TrainingData, TrainOptions
 from iesi_nlp.workflow import BUNDLED_SEED, NO_SEED, train_on_store
 
 PROJECT_FORMAT = 1
@@ -155,7 +156,7 @@ class Project:
         self.root = root
         self.config = config
         self.codebook: Codebook = load_codebook(None if config.codebook == BUNDLED_CODEBOOK else config.codebook)
-        self._store: AnnotationStore | None = None
+        self._store: SqliteDecisionStore | None = None
         self._seed: list[Case] | None = None
 
     # -- opening -------------------------------------------------------------------
@@ -226,9 +227,9 @@ class Project:
         return self.config.name
 
     @property
-    def store(self) -> AnnotationStore:
+    def store(self) -> SqliteDecisionStore:
         if self._store is None:
-            self._store = AnnotationStore(self.root / "decisions.sqlite", self.codebook)
+            self._store = SqliteDecisionStore(self.root / "decisions.sqlite", self.codebook)
         return self._store
 
     @property

@@ -44,7 +44,8 @@ from typing import Any
 
 import orjson
 
-from iesi_nlp.artifacts import ModelError, read_card
+from iesi_nlp.coding.card import ModelCard, read_card
+from iesi_nlp.errors import ModelError
 
 SERVING_FILE = "serving.json"
 HISTORY_FILE = "history.jsonl"
@@ -69,7 +70,7 @@ class Version:
     path: Path
 
     @property
-    def card(self) -> dict[str, Any]:
+    def card(self) -> ModelCard:
         return read_card(self.path)
 
 
@@ -123,7 +124,7 @@ def find_version(registry: str | Path, wanted: str) -> Version:
         if text == version.id or (number.isdigit() and int(number) == version.number):
             return version
     for version in known:
-        if version.card.get("model_id") == text:
+        if version.card.model_id == text:
             return version
     listed = ", ".join(v.id for v in known) or "none"
     raise RegistryError(f"{registry}: no model version {wanted!r}; versions: {listed}")
@@ -244,7 +245,7 @@ def _adopt_legacy_model(registry: Path) -> None:
     if not is_model_folder(registry):
         return
     card = read_card(registry)
-    digest = card["model_id"].rsplit("@", 1)[-1][:8]
+    digest = card.model_id.rsplit("@", 1)[-1][:8]
     holding = registry.with_name(f".{registry.name}.adopting-{uuid.uuid4().hex[:8]}")
     registry.rename(holding)
     registry.mkdir()
@@ -256,16 +257,16 @@ def _adopt_legacy_model(registry: Path) -> None:
         for line in legacy_history.read_bytes().splitlines():
             with contextlib.suppress(orjson.JSONDecodeError):
                 entries.append(orjson.loads(line))
-    if not any(e.get("model_id") == card["model_id"] for e in entries):
+    if not any(e.get("model_id") == card.model_id for e in entries):
         entries.append(_trained_entry(card, version_id, by="earlier iesi-nlp", reason="model saved before versions"))
     for entry in entries:
         entry = {"event": "trained", **entry}
-        if entry.get("model_id") == card["model_id"]:
+        if entry.get("model_id") == card.model_id:
             entry["version"] = version_id
         _append(registry, entry)
     pointer = {
         "version": version_id,
-        "model_id": card["model_id"],
+        "model_id": card.model_id,
         "since": now(),
         "by": current_user(),
         "reason": "the model saved before versions keeps serving",
@@ -285,19 +286,19 @@ def _without(mapping: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {k: v for k, v in mapping.items() if k not in keys}
 
 
-def _trained_entry(card: dict[str, Any], version_id: str, *, by: str, reason: str) -> dict[str, Any]:
-    training = card.get("training_set", {})
+def _trained_entry(card: ModelCard, version_id: str, *, by: str, reason: str) -> dict[str, Any]:
+    training = card.training_set
     return {
         "event": "trained",
         "at": now(),
         "version": version_id,
-        "model_id": card["model_id"],
-        "created": card["created"],
-        "training_cases": training.get("size"),
-        "seed_cases": training.get("seed"),
-        "own_cases": training.get("own"),
-        "unlabelled_cases": training.get("unlabelled"),
-        "macro_f1": {d: (info.get("metrics") or {}).get("macro_f1") for d, info in card.get("dimensions", {}).items()},
+        "model_id": card.model_id,
+        "created": card.created,
+        "training_cases": training.size,
+        "seed_cases": training.seed,
+        "own_cases": training.own,
+        "unlabelled_cases": training.unlabelled,
+        "macro_f1": card.macro_f1(),
         "by": by,
         "reason": reason,
     }
@@ -329,7 +330,7 @@ def add_version(
     try:
         write(staging)
         card = read_card(staging)
-        digest = card["model_id"].rsplit("@", 1)[-1][:8]
+        digest = card.model_id.rsplit("@", 1)[-1][:8]
         with file_lock(registry / LOCK_FILE):
             number = max((v.number for v in versions(registry)), default=0) + 1
             version_id = f"v{number:04d}-{digest}"
@@ -374,7 +375,7 @@ def _serve_locked(registry: Path, version: Version, *, by: str, reason: str) -> 
     previous = serving_pointer(registry)
     pointer = {
         "version": version.id,
-        "model_id": read_card(version.path)["model_id"],
+        "model_id": read_card(version.path).model_id,
         "since": now(),
         "by": by,
         "reason": reason,
@@ -401,20 +402,18 @@ def version_summaries(registry: str | Path) -> list[dict[str, Any]]:
     rows = []
     for version in versions(registry):
         card = version.card
-        training = card.get("training_set", {})
+        training = card.training_set
         rows.append(
             {
                 "version": version.id,
-                "model_id": card["model_id"],
-                "created": card["created"],
-                "seed_cases": training.get("seed"),
-                "own_cases": training.get("own"),
-                "unlabelled_cases": training.get("unlabelled"),
-                "training_cases": training.get("size"),
+                "model_id": card.model_id,
+                "created": card.created,
+                "seed_cases": training.seed,
+                "own_cases": training.own,
+                "unlabelled_cases": training.unlabelled,
+                "training_cases": training.size,
                 "serving": bool(pointer and pointer["version"] == version.id),
-                "macro_f1": {
-                    d: (i.get("metrics") or {}).get("macro_f1") for d, i in card.get("dimensions", {}).items()
-                },
+                "macro_f1": card.macro_f1(),
             }
         )
     return rows

@@ -1,10 +1,13 @@
-"""The review service: what the review screen does, without the screen.
+"""The review service: what the review screen does, without the screen. The screen's only door to the data.
 
-It ties a model registry, the embedding cache and the annotation store together:
-the cases to review (a project's own collection) and their suggestions, the queue
-(see :mod:`iesi_nlp.active_learning`), recording decisions with the suggestion the
-annotator was shown, and retraining from the decisions in a background thread: the
-new version is added to the registry and serves once ready, the old one stays.
+It ties a model registry, a :class:`~iesi_nlp.suggest.Suggester` and a decision store
+together: the cases to review (a project's own collection) and their typed suggestions,
+the queue (see :mod:`iesi_nlp.active_learning`) with claims so that two screens are not
+handed the same case, recording decisions with the :class:`~iesi_nlp.coding.suggestion.Suggestion`
+the annotator was shown, adjudication (by the adjudicators, when named), adding cases
+(through the project's ingestion), the figures of the dashboard, and retraining from the
+decisions in a background thread: the new version is added to the registry and serves
+once ready, the old one stays.
 """
 
 from __future__ import annotations
@@ -14,33 +17,28 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from iesi_nlp.active_learning import QueueOptions, build_queue, priority
-from iesi_nlp.annotation import (
-    LABELLING_ACTIONS,
-    Action,
-    AnnotationError,
-    AnnotationStore,
-    Decision,
-    merge_decisions,
-)
-from iesi_nlp.classify import ClassifyReport, embed_cases
+from iesi_nlp.annotation.agreement import Agreement, OverrideRate, krippendorff_alpha, override_rates
+from iesi_nlp.annotation.labels import LabelState, disagreements, label_state, merge_decisions
+from iesi_nlp.annotation.store import LABELLING_ACTIONS, Action, Decision, DecisionStore
 from iesi_nlp.codebook import Codebook
+from iesi_nlp.coding.model import CodingModel
+from iesi_nlp.coding.suggestion import Suggestion
+from iesi_nlp.coding.training import TrainOptions
 from iesi_nlp.embedding import Embedder
-from iesi_nlp.model import CodingModel
-from iesi_nlp.project import Project
+from iesi_nlp.errors import AnnotationError, InputError
+from iesi_nlp.project import AddReport, Project
 from iesi_nlp.records import Case
 from iesi_nlp.registry import SERVING_FILE, resolve_model_dir
-from iesi_nlp.training import TrainOptions
-from iesi_nlp.workflow import open_model, train_on_store
+from iesi_nlp.suggest import Suggester
+from iesi_nlp.workflow import open_suggester, train_on_store
 
 
 @dataclass
@@ -74,25 +72,39 @@ class RetrainState:
 class _Serving:
     """The model in use and what was computed with it; swapped as a whole when another version serves."""
 
-    model: CodingModel
-    embedder: Embedder
+    suggester: Suggester
     path: Path
-    version: str | None
     pointer: tuple[int, int] | None
-    suggestions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    suggestions: dict[str, Suggestion] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DashboardCounts:
+    """What the dashboard's headline counts mean: cases, and decisions counted per case and dimension."""
+
+    cases: int
+    #: Cases with at least one labelling decision (accepted, corrected or adjudicated) by anyone.
+    reviewed_cases: int
+    #: Decisions as the store keeps them: one per case, dimension and annotator action.
+    decisions: int
+    #: Distinct cases that have a skipped or flagged decision.
+    skipped_or_flagged_cases: int
+    disagreements: int
+    annotators: int
 
 
 @dataclass
 class ReviewService:
-    """One review workspace: a model registry, an annotation store (cases and decisions) and the seed.
+    """One review workspace: a model registry, a decision store (cases and decisions) and the seed.
 
     ``models`` is a registry (its serving version is used, and retraining adds a version
     and serves it); a single model folder works too and becomes a registry on the first
-    retraining. ``project``, when given, is the project these belong to (the screen adds
-    cases through it).
+    retraining. ``project``, when given, is the project these belong to (cases are added
+    through it). ``adjudicators``: the names allowed to adjudicate (empty: anyone).
+    ``double_coding``: hand a case on another annotator's screen to a second annotator too.
     """
 
-    store: AnnotationStore
+    store: DecisionStore
     models: Path
     seed: Sequence[Case]
     codebook: Codebook
@@ -100,13 +112,21 @@ class ReviewService:
     train_options: TrainOptions = REVIEW_TRAIN_OPTIONS
     retrain: RetrainState = field(default_factory=RetrainState)
     project: Project | None = None
+    adjudicators: tuple[str, ...] = ()
+    double_coding: bool = False
 
     #: How long a case shown to one annotator is kept out of the others' queues.
     claim_minutes: float = 15.0
 
     @classmethod
     def for_project(
-        cls, project: Project, retrain_every: int = DEFAULT_RETRAIN_EVERY, train_options: TrainOptions | None = None
+        cls,
+        project: Project,
+        retrain_every: int = DEFAULT_RETRAIN_EVERY,
+        train_options: TrainOptions | None = None,
+        *,
+        adjudicators: Sequence[str] = (),
+        double_coding: bool = False,
     ) -> ReviewService:
         return cls(
             project.store,
@@ -116,20 +136,20 @@ class ReviewService:
             retrain_every=retrain_every,
             train_options=train_options or REVIEW_TRAIN_OPTIONS,
             project=project,
+            adjudicators=tuple(a.strip() for a in adjudicators if a.strip()),
+            double_coding=double_coding,
         )
 
     def __post_init__(self) -> None:
         self.models = Path(self.models)
         self._lock = threading.Lock()
-        # annotator -> (case id, when): the case on each annotator's screen, so that two people
-        # working at once are not handed the same case. In memory: one server serves every tab.
-        self._claims: dict[str, tuple[str, float]] = {}
         self._label_counts: tuple[tuple[int, int], dict[str, Counter]] | None = None
+        self._label_state: tuple[tuple[int, int], dict[tuple[str, str], LabelState]] | None = None
         # Case vectors depend on the embedder only, so they outlive a change of model version.
         self._vectors: dict[str, np.ndarray] = {}
         self._vectors_of: str | None = None
         self._load_model()
-        self.retrain.decisions_through = int(self.model.card["training_set"].get("decisions_through", 0))
+        self.retrain.decisions_through = self.model.card.training_set.decisions_through
 
     # -- model -------------------------------------------------------------------
 
@@ -143,12 +163,15 @@ class ReviewService:
     def _load_model(self) -> None:
         stamp = self._pointer_stamp()
         path = resolve_model_dir(self.models)
-        model, embedder = open_model(path, codebook=self.codebook)
-        version = path.name if path != self.models else None
+        suggester = open_suggester(path, codebook=self.codebook)
+        if path == self.models:
+            suggester.version = None  # a model folder outside a registry
+        else:
+            suggester.version = path.name
         with self._lock:
-            if self._vectors_of != embedder.id:
-                self._vectors, self._vectors_of = {}, embedder.id
-            self._serving = _Serving(model, embedder, path, version, stamp)
+            if self._vectors_of != suggester.embedder.id:
+                self._vectors, self._vectors_of = {}, suggester.embedder.id
+            self._serving = _Serving(suggester, path, stamp)
 
     def refresh(self) -> bool:
         """Load the serving version if another one serves now (e.g. after `iesi-nlp models serve`); True if so."""
@@ -163,20 +186,20 @@ class ReviewService:
 
     @property
     def model(self) -> CodingModel:
-        return self._serving.model
+        return self._serving.suggester.model
 
     @property
     def embedder(self) -> Embedder:
-        return self._serving.embedder
+        return self._serving.suggester.embedder
 
     @property
     def version(self) -> str | None:
         """The serving version's id (``v0003-…``), or None for a model folder outside a registry."""
-        return self._serving.version
+        return self._serving.suggester.version
 
     @property
     def model_age(self) -> dt.timedelta:
-        created = dt.datetime.fromisoformat(self.model.card["created"])  # loaded with the model: no disk read per click
+        created = dt.datetime.fromisoformat(self.model.card.created)  # loaded with the model: no disk read per click
         return dt.datetime.now(dt.UTC) - created
 
     # -- cases and suggestions ---------------------------------------------------
@@ -201,68 +224,66 @@ class ReviewService:
             cases = [c for c in cases if annotator in decided_by.get(c.id, set())]
         elif filters.status == "disagreements":
             disputed = {
-                case_id
-                for case_id, dimension, _ in self.store.disagreements()
-                if filters.dimension in (None, dimension)
+                case_id for case_id, dimension, _ in self.disagreements() if filters.dimension in (None, dimension)
             }
             cases = [c for c in cases if c.id in disputed]
         return cases
 
-    def suggestions(self, cases: Sequence[Case]) -> list[dict[str, Any]]:
-        """Suggestions of the serving model for ``cases`` (embedded once, kept in memory per model).
+    def case(self, case_id: str) -> Case | None:
+        return self.store.case(case_id)
 
-        Each carries ``case_id``, ``model`` (the model id) and ``version`` besides the
-        model's labels, scores, source and evidence: what the screen shows is what a
-        decision then records (see :meth:`decide`).
+    def suggestions(self, cases: Sequence[Case]) -> list[Suggestion]:
+        """Suggestions of the serving model for ``cases`` (embedded once, kept in memory per model version).
+
+        Each carries the model id and version: what the screen shows is what a decision then
+        records (see :meth:`decide`).
         """
         serving = self._serving  # one model for the whole call, even if another starts serving meanwhile
         missing = [c for c in cases if c.id not in serving.suggestions]
         if missing:
-            documents = embed_cases(missing, serving.embedder, ClassifyReport())
-            results = serving.model.suggest(documents, [c.text for c in missing])
+            documents = serving.suggester.embed(missing)
+            results = serving.suggester.suggest_embedded(missing, documents)
             with self._lock:
                 for case, document, result in zip(missing, documents, results, strict=True):
-                    serving.suggestions[case.id] = {
-                        **result,
-                        "case_id": case.id,
-                        "model": serving.model.id,
-                        "version": serving.version,
-                    }
-                    if self._vectors_of == serving.embedder.id:
+                    serving.suggestions[case.id] = result
+                    if self._vectors_of == serving.suggester.embedder.id:
                         self._vectors[case.id] = document.vector
         return [serving.suggestions[c.id] for c in cases]
 
-    def claim(self, case: Case, annotator: str) -> None:
-        """Mark ``case`` as on ``annotator``'s screen (one case per annotator at a time)."""
-        with self._lock:
-            self._claims[annotator] = (case.id, time.monotonic())
+    # -- the queue, and who has which case on screen ----------------------------------------
 
     def release(self, annotator: str) -> None:
-        with self._lock:
-            self._claims.pop(annotator, None)
+        self.store.release(annotator)
 
     def claimed_by_others(self, annotator: str | None) -> set[str]:
-        """Ids of cases on another annotator's screen (claims expire after ``claim_minutes``)."""
-        horizon = time.monotonic() - 60 * self.claim_minutes
-        with self._lock:
-            return {
-                case_id for holder, (case_id, since) in self._claims.items() if holder != annotator and since > horizon
-            }
+        """Ids of cases on another annotator's screen (claims lapse after ``claim_minutes``)."""
+        return {c.case_id for c in self.store.claims(max_age=60 * self.claim_minutes) if c.annotator != annotator}
 
     def next_case(self, cases: Sequence[Case], annotator: str | None = None) -> Case | None:
         """The first case of the queue over ``cases`` that no other annotator has on screen, claimed for ``annotator``.
 
-        When every candidate is on someone else's screen, the queue's first case is
-        returned anyway: a second opinion beats an idle annotator.
+        The claim is taken in the store, atomically, so screens in other processes see it
+        too. When every candidate is on someone else's screen, None, unless ``double_coding``
+        is on (then the queue's first case: a second opinion is what is wanted).
         """
         if not cases:
             return None
+        if not annotator:
+            return self.queue(cases, length=1)[0]
         taken = self.claimed_by_others(annotator)
-        free = [c for c in cases if c.id not in taken] or list(cases)
-        case = self.queue(free, length=1)[0]
-        if annotator:
-            self.claim(case, annotator)
-        return case
+        free = [c for c in cases if c.id not in taken]
+        if not free and not self.double_coding:
+            return None
+        ordered = self.queue(free or list(cases), length=min(len(free or cases), 10))
+        by_id = {c.id: c for c in cases}
+        chosen = self.store.claim_first(
+            [c.id for c in ordered], annotator, max_age=60 * self.claim_minutes, exclusive=not self.double_coding
+        )
+        if chosen is None:  # another screen claimed these meanwhile: try the rest, in queue order
+            rest = [c for c in free if c.id not in {o.id for o in ordered}]
+            ordered = self.queue(rest, length=len(rest)) if rest else []
+            chosen = self.store.claim_first([c.id for c in ordered], annotator, max_age=60 * self.claim_minutes)
+        return by_id[chosen] if chosen is not None else None
 
     def queue(self, cases: Sequence[Case], length: int = 20, options: QueueOptions | None = None) -> list[Case]:
         """``cases`` in review order: most uncertain first, rare labels boosted, look-alikes spread out."""
@@ -271,15 +292,15 @@ class ReviewService:
         model = self.model
         suggestions = self.suggestions(cases)
         scores = {
-            d.id: np.array([[s["scores"][d.id][label] for label in d.label_ids] for s in suggestions])
+            d.id: np.array([[s[d.id].scores[label] for label in d.label_ids] for s in suggestions])
             for d in self.codebook.dimensions
         }
-        thresholds = {d: m.thresholds() for d, m in model.dimensions.items()}
+        thresholds = {d: head.thresholds() for d, head in model.dimensions.items()}
         counts = self.label_counts()
         ranked = priority(scores, self.codebook, counts, thresholds, options)
         missing = [c for c in cases if c.id not in self._vectors]
         if missing:  # another embedder started serving between the two calls: embed again
-            for case, document in zip(missing, embed_cases(missing, self.embedder, ClassifyReport()), strict=True):
+            for case, document in zip(missing, self._serving.suggester.embed(missing), strict=True):
                 self._vectors[case.id] = document.vector
         vectors = np.stack([self._vectors[c.id] for c in cases])
         return [cases[i] for i in build_queue(vectors, ranked, length, options)]
@@ -297,6 +318,39 @@ class ReviewService:
         self._label_counts = (version, counts)
         return counts
 
+    # -- what the decisions say -----------------------------------------------------
+
+    def label_state(self) -> dict[tuple[str, str], LabelState]:
+        """(case, dimension) → :class:`LabelState`, computed once per change of the store."""
+        version = self.store.version()
+        cached = self._label_state
+        if cached is None or cached[0] != version:
+            cached = (version, label_state(self.store.decisions()))
+            self._label_state = cached
+        return cached[1]
+
+    def disagreements(self) -> list[tuple[str, str, dict[str, tuple[str, ...]]]]:
+        return disagreements(self.label_state())
+
+    def counts(self) -> DashboardCounts:
+        decisions = self.store.decisions()
+        return DashboardCounts(
+            cases=len(self.store.cases()),
+            reviewed_cases=len({d.case_id for d in decisions if d.action in LABELLING_ACTIONS}),
+            decisions=len(decisions),
+            skipped_or_flagged_cases=len(
+                {d.case_id for d in decisions if d.action in (Action.SKIPPED, Action.FLAGGED)}
+            ),
+            disagreements=len(self.disagreements()),
+            annotators=len({d.annotator for d in decisions}),
+        )
+
+    def agreement(self) -> list[Agreement]:
+        return krippendorff_alpha(self.store.decisions(), self.codebook)
+
+    def override_rates(self) -> list[OverrideRate]:
+        return override_rates(self.store.decisions())
+
     # -- decisions ---------------------------------------------------------------
 
     def decide(
@@ -307,20 +361,22 @@ class ReviewService:
         action: Action,
         comment: str | None = None,
         *,
-        shown: dict[str, Any],
+        shown: Suggestion,
     ) -> list[int]:
         """Record one decision per dimension in ``final``, answering the suggestion ``shown`` to the annotator.
 
-        ``shown`` is the suggestion the screen displayed (from :meth:`suggestions`): its
-        labels, scores and model id are what the decision records, even if another model
-        version has started serving since (a background retraining may finish while the
-        annotator reads the case).
+        ``shown`` is the :class:`Suggestion` the screen displayed (from :meth:`suggestions`): each
+        decision records its part for that dimension with the model id and version, even if
+        another model version has started serving since (a background retraining may finish
+        while the annotator reads the case).
         """
-        if shown.get("case_id", case.id) != case.id:
+        if action == Action.ADJUDICATED:
+            raise AnnotationError(f"decision on case {case.id!r}: adjudications go through adjudicate()")
+        if shown.case_id != case.id:
             raise AnnotationError(
-                f"decision on case {case.id!r}: the suggestion given as shown is for case {shown['case_id']!r}"
+                f"decision on case {case.id!r}: the suggestion given as shown is for case {shown.case_id!r}"
             )
-        missing = [d for d in final if d not in shown.get("labels", {})]
+        missing = [d for d in final if d not in shown.dimensions]
         if missing:
             raise AnnotationError(
                 f"decision on case {case.id!r}: the suggestion shown has no {', '.join(map(repr, missing))}"
@@ -332,26 +388,58 @@ class ReviewService:
                 final_labels=tuple(labels),
                 action=action,
                 annotator=annotator,
-                suggested_labels=tuple(shown["labels"][dimension]),
-                suggested_scores=shown["scores"][dimension],
-                model_id=shown.get("model"),
+                shown=shown[dimension],
+                model_id=shown.model_id,
+                model_version=shown.version,
                 comment=comment,
             )
             for dimension, labels in final.items()
         ]
         sequence = self.store.record(decisions)
+        self.release(annotator)
         reviewed = self.reviewed_since_training()
         if reviewed >= self.retrain_every:
             self.start_retraining(by="review screen", reason=f"retrained after {reviewed} newly reviewed cases")
         return sequence
 
     def accept_all(
-        self, case: Case, annotator: str, dimensions: Sequence[str] | None = None, *, shown: dict[str, Any]
+        self, case: Case, annotator: str, dimensions: Sequence[str] | None = None, *, shown: Suggestion
     ) -> list[int]:
         """Accept the labels of the suggestion ``shown`` on ``dimensions`` (default: every dimension)."""
-        labels = shown["labels"]
+        labels = shown.labels
         chosen = labels if dimensions is None else {d: labels[d] for d in dimensions}
         return self.decide(case, annotator, {d: list(v) for d, v in chosen.items()}, Action.ACCEPTED, shown=shown)
+
+    def may_adjudicate(self, annotator: str) -> bool:
+        return not self.adjudicators or annotator in self.adjudicators
+
+    def adjudicate(
+        self, case_id: str, dimension: str, labels: Sequence[str], adjudicator: str, comment: str | None = None
+    ) -> int:
+        """Settle a dimension of a case, recorded as the ``adjudicator``'s decision with the serving model's suggestion.
+
+        Refused (:class:`AnnotationError`) when adjudicators are named and this is not one of them.
+        """
+        if not self.may_adjudicate(adjudicator):
+            raise AnnotationError(
+                f"{adjudicator!r} may not adjudicate case {case_id!r}: adjudicators are {', '.join(self.adjudicators)}"
+            )
+        case = self.store.case(case_id)
+        if case is None:
+            raise AnnotationError(f"adjudication of case {case_id!r}: no such case in the store")
+        shown = self.suggestions([case])[0]
+        decision = Decision(
+            case_id=case_id,
+            dimension=dimension,
+            final_labels=tuple(labels),
+            action=Action.ADJUDICATED,
+            annotator=adjudicator,
+            shown=shown[dimension] if dimension in shown.dimensions else None,
+            model_id=shown.model_id,
+            model_version=shown.version,
+            comment=comment,
+        )
+        return self.store.record([decision])[0]
 
     def reviewed_since_training(self) -> int:
         """Distinct cases with a labelling decision (accepted, corrected, adjudicated) since the last training."""
@@ -363,6 +451,24 @@ class ReviewService:
                 if d.seq is not None and d.seq > through and d.action in LABELLING_ACTIONS
             }
         )
+
+    # -- adding cases ------------------------------------------------------------------
+
+    def _project(self) -> Project:
+        if self.project is None:
+            raise InputError("cases are added to a project; start the screen with --project DIR or --cases FILE")
+        return self.project
+
+    def add_text(
+        self, text: str, *, added_by: str, title: str = "", url: str | None = None, country: str | None = None
+    ) -> AddReport:
+        """Add one pasted case through the project's ingestion (validation, language detection, duplicates)."""
+        return self._project().add_text(text, added_by=added_by, title=title, url=url, country=country)
+
+    def add_upload(self, name: str, content: bytes, *, added_by: str) -> AddReport:
+        """Add the cases of an uploaded file (kept in the project's ``uploads/``), as ``iesi-nlp add`` would."""
+        project = self._project()
+        return project.add_files([project.save_upload(name, content)], added_by=added_by)[0]
 
     # -- retraining ----------------------------------------------------------------
 
@@ -393,8 +499,8 @@ class ReviewService:
                 self.seed,
                 self.codebook,
                 registry=self.models,
-                name=card["name"],
-                embedder_spec=card["embedder"]["spec"],
+                name=card.name,
+                embedder_spec=card.embedder.spec,
                 options=self.train_options,
                 by=by,
                 reason=reason,
@@ -419,9 +525,19 @@ class ReviewService:
 APP_SCRIPT = Path(__file__).resolve().parents[2] / "app" / "review_app.py"
 
 
-def app_environment(project: str | Path, retrain_every: int = DEFAULT_RETRAIN_EVERY) -> dict[str, str]:
+def app_environment(
+    project: str | Path,
+    retrain_every: int = DEFAULT_RETRAIN_EVERY,
+    adjudicators: Sequence[str] = (),
+    double_coding: bool = False,
+) -> dict[str, str]:
     """The environment variables that configure the review app (see ``app/screens.py``)."""
-    return {"IESI_NLP_PROJECT": str(Path(project).resolve()), "IESI_NLP_RETRAIN_EVERY": str(retrain_every)}
+    return {
+        "IESI_NLP_PROJECT": str(Path(project).resolve()),
+        "IESI_NLP_RETRAIN_EVERY": str(retrain_every),
+        "IESI_NLP_ADJUDICATORS": ",".join(adjudicators),
+        "IESI_NLP_DOUBLE_CODING": "1" if double_coding else "",
+    }
 
 
 def serve_app(command: Sequence[str], env: dict[str, str], *, stop_timeout: float = 20.0) -> int:

@@ -6,8 +6,8 @@
 * :func:`load_training_cases`: labelled cases from a corpus folder or files (``evaluate``);
 * :func:`train_and_save`: cross-validate, fit and write a new model version;
 * :func:`train_on_store`: the same from a review store's cases and decisions (projects, the review screen);
-* :func:`open_model`: a saved model (a model folder, a registry's or a project's serving
-  version) with the matching, cached embedder.
+* :func:`open_suggester`: a saved model (a model folder, a registry's or a project's serving
+  version) with the matching, cached embedder, as a :class:`~iesi_nlp.suggest.Suggester`.
 """
 
 from __future__ import annotations
@@ -19,19 +19,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iesi_nlp.annotation import AnnotationStore, training_data
-from iesi_nlp.artifacts import load_model, read_card, save_model
+from iesi_nlp.annotation.labels import training_data
+from iesi_nlp.annotation.store import DecisionStore
 from iesi_nlp.codebook import Codebook
-from iesi_nlp.corpus import bundled_corpus_dir, load_corpus
+from iesi_nlp.coding.artifacts import load_model, save_model
+from iesi_nlp.coding.evaluation import evaluation_report, report_markdown
+from iesi_nlp.coding.model import CodingModel
+from iesi_nlp.coding.training import TrainingData, TrainOptions, train
+from iesi_nlp.corpus import load_corpus
 from iesi_nlp.embedding import DEFAULT_EMBEDDER, Embedder, make_embedder
 from iesi_nlp.errors import InputError
-from iesi_nlp.evaluation import evaluation_report, report_markdown
 from iesi_nlp.ingest import IngestOptions, Reject, expand_inputs, iter_ingest
 from iesi_nlp.ingest.sources import read_records
-from iesi_nlp.model import CodingModel
 from iesi_nlp.records import Case
 from iesi_nlp.registry import add_version, resolve_model_dir
-from iesi_nlp.training import TrainingData, TrainOptions, train
+from iesi_nlp.suggest import Suggester
 
 DEFAULT_MODEL_NAME = "default"
 DEFAULT_MODELS_DIR = Path("models")
@@ -245,7 +247,7 @@ def train_and_save(
 
 
 def train_on_store(
-    store: AnnotationStore,
+    store: DecisionStore,
     seed: Sequence[Case],
     codebook: Codebook,
     *,
@@ -260,7 +262,7 @@ def train_on_store(
 ) -> tuple[CodingModel, dict[str, Any], Path]:
     """Train a new serving version from ``seed`` and a review store's cases and settled decisions.
 
-    ``own`` and ``unlabelled`` are built by :func:`iesi_nlp.annotation.training_data`.
+    ``own`` and ``unlabelled`` are built by :func:`iesi_nlp.annotation.labels.training_data`.
     The card records the last decision the training saw (``decisions_through``), so the
     count of cases reviewed since this training survives a restart of the screen.
     """
@@ -281,23 +283,21 @@ def train_on_store(
     )
 
 
-def open_model(
+def open_suggester(
     directory: str | Path,
     *,
     codebook: Codebook | None = None,
     embedder_spec: str | None = None,
     cache: Path | None = None,
-) -> tuple[CodingModel, Embedder]:
-    """Load a model and the embedder it needs (the one it was trained with unless told otherwise).
+    evidence: bool = True,
+) -> Suggester:
+    """A saved model with the embedder it needs (the one it was trained with unless told otherwise), ready to suggest.
 
     ``directory`` is a model folder, a registry (its serving version) or a project folder.
+    The card is read once, and the embedder checked once (by the :class:`Suggester`).
     """
-    directory = resolve_model_dir(directory)
-    card = read_card(directory)
-    embedder = cached_embedder(embedder_spec or card["embedder"]["spec"], cache)
-    model = load_model(directory, codebook=codebook, embedder_id=embedder.id)
-    return model, embedder
-
-
-def corpus_pool_dir() -> Path:
-    return bundled_corpus_dir() / "pool"
+    resolved = resolve_model_dir(directory)
+    model = load_model(resolved, codebook=codebook)
+    embedder = cached_embedder(embedder_spec or model.embedder_spec, cache)
+    version = resolved.name if resolved != Path(directory) else None
+    return Suggester(model, embedder, version=version, evidence=evidence)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from iesi_nlp.classify import DEFAULT_BATCH_SIZE, FORMATS, classify_files, classify_stream
+from iesi_nlp.bulk import DEFAULT_BATCH_SIZE, FORMATS, classify_files, classify_stream
 from iesi_nlp.cli.common import (
     CodebookOption,
     ProjectOption,
@@ -20,7 +20,7 @@ from iesi_nlp.cli.train import CacheOption
 from iesi_nlp.ingest import SUPPORTED_SUFFIXES, IngestOptions
 from iesi_nlp.project import Project
 from iesi_nlp.registry import resolve_model_dir
-from iesi_nlp.workflow import DEFAULT_MODEL_NAME, DEFAULT_MODELS_DIR, open_model
+from iesi_nlp.workflow import DEFAULT_MODEL_NAME, DEFAULT_MODELS_DIR, open_suggester
 
 
 def classify_cli(
@@ -84,7 +84,9 @@ def classify_cli(
         model_dir = resolve_model_dir(
             model or (opened.models_dir if opened else DEFAULT_MODELS_DIR / DEFAULT_MODEL_NAME)
         )
-        coding_model, encoder = open_model(model_dir, codebook=cb, embedder_spec=embedder, cache=cache)
+        suggester = open_suggester(
+            model_dir, codebook=cb, embedder_spec=embedder, cache=cache, evidence=not no_evidence
+        )
         if output is None:
             output = opened.exports_dir / f"suggestions-{model_dir.name}.jsonl" if opened else Path("suggestions.jsonl")
         common = dict(
@@ -92,7 +94,6 @@ def classify_cli(
             rejects=rejects,
             batch_size=batch_size,
             restart=restart,
-            evidence=not no_evidence,
             progress=console.is_terminal,
         )
         if inputs:
@@ -103,9 +104,9 @@ def classify_cli(
                 detect_language=False,
                 read_labels=False,
             )
-            report = classify_files(inputs, coding_model, encoder, output, ingest_options=options, **common)
+            report = classify_files(inputs, suggester, output, ingest_options=options, **common)
         else:
-            report = classify_stream(opened.cases(), coding_model, encoder, output, **common)
+            report = classify_stream(opened.cases(), suggester, output, **common)
     rate = report.classified / report.seconds if report.seconds else 0.0
     console.print(
         f"[green]✓[/] {report.classified:,} cases classified → {output} ({rate:.1f} cases/s; "

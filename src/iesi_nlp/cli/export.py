@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from iesi_nlp.annotation import DEFAULT_STORE, AnnotationStore, merge_decisions
+from iesi_nlp.annotation.labels import merge_decisions
+from iesi_nlp.annotation.sqlite import LEGACY_STORE, SqliteDecisionStore
 from iesi_nlp.cli.common import CodebookOption, ProjectOption, codebook_from_option, console, user_errors
 from iesi_nlp.errors import InputError
 from iesi_nlp.project import Project, write_case_table
@@ -30,7 +31,7 @@ def export_cli(
     include_unlabelled: Annotated[
         bool, typer.Option("--all", help="With --project: also the cases that have no label yet.")
     ] = False,
-    store: StoreOption = DEFAULT_STORE,
+    store: StoreOption = LEGACY_STORE,
     seed: Annotated[
         list[Path] | None,
         typer.Option("--seed", help="Without --project: labelled cases to start from (default: the bundled corpus)."),
@@ -53,7 +54,7 @@ def export_cli(
         if not store.is_file():
             raise InputError(f"{store}: no annotation database; review some cases first (iesi-nlp review)")
         seed_cases = [] if no_seed else load_training_cases(seed, cb)
-        cases = merge_decisions(seed_cases, AnnotationStore(store, cb))
+        cases = merge_decisions(seed_cases, SqliteDecisionStore(store, cb))
         output = output or Path("training.jsonl")
         write_case_table(cases, output, cb)
     reviewed = sum("review:" in (case.label_provenance or "") for case in cases)

@@ -14,15 +14,17 @@ from typing import Annotated
 import orjson
 import typer
 
-from iesi_nlp.adaptation import RULE_VERSION
-from iesi_nlp.artifacts import ModelError, read_card, training_set_hash
-from iesi_nlp.classify import classify_files
+from iesi_nlp.bulk import classify_files
 from iesi_nlp.cli.common import CodebookOption, codebook_from_option, console, user_errors
 from iesi_nlp.cli.train import _progress, print_summary
+from iesi_nlp.coding.adaptation import RULE_VERSION
+from iesi_nlp.coding.artifacts import training_set_hash
+from iesi_nlp.coding.card import ModelCard, read_card
 from iesi_nlp.corpus import CorpusRules, check_corpus, load_corpus
 from iesi_nlp.embedding import DEFAULT_EMBEDDER
+from iesi_nlp.errors import ModelError
 from iesi_nlp.registry import current_user, resolve_model_dir
-from iesi_nlp.workflow import DEFAULT_MODEL_NAME, DEFAULT_MODELS_DIR, open_model, train_and_save
+from iesi_nlp.workflow import DEFAULT_MODEL_NAME, DEFAULT_MODELS_DIR, open_suggester, train_and_save
 
 
 def quickstart_cli(
@@ -58,8 +60,8 @@ def quickstart_cli(
             f"codebook {cb.id} {cb.version} ({len(cb.dimensions)} dimensions)"
         )
         registry = models_dir / DEFAULT_MODEL_NAME
-        serving = _serving_card(registry)
-        own = (serving or {}).get("training_set", {}).get("own") or 0
+        serving = _serving(registry)
+        own = (serving[1].training_set.own or 0) if serving else 0
         if own and not replace:
             # A model that learnt from the user's own cases is worth more than one of the bundled corpus.
             trained = False
@@ -89,12 +91,13 @@ def quickstart_cli(
         else:
             report = orjson.loads((directory / "evaluation.json").read_bytes())
         print_summary(report, "Cross-validated metrics on the labelled corpus")
-        model, embedder = open_model(directory, codebook=cb)
+        suggester = open_suggester(directory, codebook=cb)
+        model = suggester.model
         pool_dir = loaded.directory / "pool"
         _progress(f"classifying the pool ({len(loaded.pool)} cases) with {model.id}")
         # A new model starts the pool's suggestions afresh; the same model resumes them.
         restart = trained or _written_by_another_model(output, model.id)
-        result = classify_files([pool_dir], model, embedder, output, restart=restart, progress=console.is_terminal)
+        result = classify_files([pool_dir], suggester, output, restart=restart, progress=console.is_terminal)
     done = result.classified + result.resumed
     console.print(f"[green]✓[/] suggestions for {done} pool cases in {output}")
     with output.open("rb") as handle:
@@ -114,24 +117,25 @@ def quickstart_cli(
     )
 
 
-def _serving_card(registry: Path) -> dict | None:
-    """The card of the model serving in ``registry`` (None when there is none yet)."""
+def _serving(registry: Path) -> tuple[Path, ModelCard] | None:
+    """The folder and card of the model serving in ``registry`` (None when there is none yet)."""
     try:
         directory = resolve_model_dir(registry)
     except ModelError:
         return None
-    return {**read_card(directory), "_path": directory}
+    return directory, read_card(directory)
 
 
-def _up_to_date(card: dict | None, labelled, fingerprint: str) -> bool:
-    if card is None:
+def _up_to_date(serving: tuple[Path, ModelCard] | None, labelled, fingerprint: str) -> bool:
+    if serving is None:
         return False
+    directory, card = serving
     return (
-        card["training_set"]["hash"] == training_set_hash(labelled)
-        and card["codebook"]["fingerprint"] == fingerprint
-        and card["embedder"]["spec"] == DEFAULT_EMBEDDER
-        and card.get("adaptation", {}).get("rule_version") == RULE_VERSION
-        and (card["_path"] / "evaluation.json").is_file()
+        card.training_set.hash == training_set_hash(labelled)
+        and card.codebook.fingerprint == fingerprint
+        and card.embedder.spec == DEFAULT_EMBEDDER
+        and card.rule_version == RULE_VERSION
+        and (directory / "evaluation.json").is_file()
     )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from iesi_nlp.artifacts import read_card
+from iesi_nlp.annotation.sqlite import LEGACY_STORE
 from iesi_nlp.cli.add import checked_inputs, print_add_reports, print_learning_hint, print_project
 from iesi_nlp.cli.common import (
     CodebookOption,
@@ -23,6 +23,8 @@ from iesi_nlp.cli.common import (
     user_errors,
 )
 from iesi_nlp.cli.train import _progress
+from iesi_nlp.coding.card import read_card
+from iesi_nlp.corpus import bundled_pool_dir
 from iesi_nlp.errors import IesiError
 from iesi_nlp.ingest import IngestOptions
 from iesi_nlp.project import DEFAULT_PROJECT_DIR, DEMO_PROJECT_DIR, Project, open_or_create
@@ -35,10 +37,6 @@ from iesi_nlp.review import (
     serve_app,
     streamlit_command,
 )
-from iesi_nlp.workflow import corpus_pool_dir
-
-#: Where the review screen kept its decisions before projects (still read by `train --annotations`).
-OLD_STORE = Path("annotation") / "decisions.sqlite"
 
 
 def start_with_model(project: Project, model: Path) -> None:
@@ -50,15 +48,15 @@ def start_with_model(project: Project, model: Path) -> None:
         )
     source = resolve_model_dir(model)
     card = read_card(source)
-    if card["codebook"]["fingerprint"] != project.codebook.fingerprint:
+    if card.codebook.fingerprint != project.codebook.fingerprint:
         raise IesiError(
-            f"--model {model}: trained with codebook {card['codebook']['id']!r} version {card['codebook']['version']}, "
+            f"--model {model}: trained with codebook {card.codebook.id!r} version {card.codebook.version}, "
             f"not the project's ({project.codebook.id!r} version {project.codebook.version})"
         )
     version = import_version(
         project.models_dir, source, by=f"{current_user()} (iesi-nlp review --model)", reason=f"copied from {source}"
     )
-    console.print(f"[green]✓[/] model {card['model_id']} copied from {source}: {version.id} serves", highlight=False)
+    console.print(f"[green]✓[/] model {card.model_id} copied from {source}: {version.id} serves", highlight=False)
 
 
 def review_cli(
@@ -135,16 +133,16 @@ def review_cli(
         else:
             opened, created = open_or_create(DEMO_PROJECT_DIR, codebook=codebook, seed=seed_choice, embedder=embedder)
             if created:
-                print_add_reports(opened.add_files([corpus_pool_dir()], IngestOptions(), added_by="demo setup"))
+                print_add_reports(opened.add_files([bundled_pool_dir()], IngestOptions(), added_by="demo setup"))
             console.print(
                 f"demo: the bundled pool in {DEMO_PROJECT_DIR.resolve()}; review your own cases with "
                 "[bold]iesi-nlp review --cases FILE[/]",
                 highlight=False,
             )
-            if OLD_STORE.is_file():
+            if LEGACY_STORE.is_file():
                 console.print(
-                    f"[yellow]![/] decisions made before projects stay in {OLD_STORE}; "
-                    f"`iesi-nlp train --annotations {OLD_STORE}` still learns from them",
+                    f"[yellow]![/] decisions made before projects stay in {LEGACY_STORE}; "
+                    f"`iesi-nlp train --annotations {LEGACY_STORE}` still learns from them",
                     highlight=False,
                 )
         print_project(opened, created)

@@ -9,7 +9,8 @@ import orjson
 import typer
 from rich.table import Table
 
-from iesi_nlp.annotation import AnnotationStore, training_data
+from iesi_nlp.annotation.labels import training_data
+from iesi_nlp.annotation.sqlite import SqliteDecisionStore
 from iesi_nlp.cli.common import (
     CodebookOption,
     ColumnOption,
@@ -23,13 +24,13 @@ from iesi_nlp.cli.common import (
     seed_spec,
     user_errors,
 )
+from iesi_nlp.coding.evaluation import evaluation_report, report_markdown, summary_rows
+from iesi_nlp.coding.heads import FEATURE_SETS
+from iesi_nlp.coding.training import TrainingData, TrainOptions, validate
 from iesi_nlp.embedding import DEFAULT_EMBEDDER
 from iesi_nlp.errors import InputError
-from iesi_nlp.evaluation import evaluation_report, report_markdown, summary_rows
-from iesi_nlp.features import FEATURE_SETS
 from iesi_nlp.project import Project
 from iesi_nlp.registry import current_user
-from iesi_nlp.training import TrainingData, TrainOptions, validate
 from iesi_nlp.workflow import (
     DEFAULT_MODEL_NAME,
     DEFAULT_MODELS_DIR,
@@ -166,7 +167,7 @@ def train_cli(
             if annotations is not None:
                 if not annotations.is_file():
                     raise InputError(f"{annotations}: annotation database not found")
-                store = AnnotationStore(annotations, cb)
+                store = SqliteDecisionStore(annotations, cb)
             data = training_data(seed_cases, user.labelled + user.unlabelled, store)
             if not data.labelled:
                 raise InputError("nothing to learn from: no seed (--no-seed) and no labelled case of your own")

@@ -183,13 +183,18 @@ class CachedEmbedder(Embedder):
         languages = _check_languages(texts, languages)
         known = self.cached(texts)
         missing = [i for i in range(len(texts)) if i not in known]
-        self.hits += len(texts) - len(missing)
-        self.misses += len(missing)
         if missing:
-            fresh = self.inner.embed_documents([texts[i] for i in missing], [languages[i] for i in missing])
-            # Round as the cache stores them and pool from the rounded vectors, so a first run
-            # and a rerun score identically.
-            new = {i: _as_cached(document) for i, document in zip(missing, fresh, strict=True)}
-            self.cache.put_many(self.id, {text_key(texts[i]): document for i, document in new.items()})
-            known.update(new)
+            fresh = self.embed_new([texts[i] for i in missing], [languages[i] for i in missing])
+            known.update(zip(missing, fresh, strict=True))
+        self.hits += len(texts) - len(missing)
         return [known[i] for i in range(len(texts))]
+
+    def embed_new(self, texts: Sequence[str], languages: Sequence[str | None]) -> list[DocumentEmbedding]:
+        """Embed texts known to be missing from the cache (see :meth:`cached`) and store them; no second lookup."""
+        self.misses += len(texts)
+        fresh = self.inner.embed_documents(list(texts), list(languages))
+        # Round as the cache stores them and pool from the rounded vectors, so a first run
+        # and a rerun score identically.
+        new = [_as_cached(document) for document in fresh]
+        self.cache.put_many(self.id, {text_key(text): document for text, document in zip(texts, new, strict=True)})
+        return new

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from iesi_nlp.features import FEATURE_SETS
+from iesi_nlp.coding.heads import FEATURE_SETS
 
 
 @dataclass(frozen=True)

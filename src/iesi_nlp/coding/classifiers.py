@@ -29,6 +29,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.utils.multiclass import is_multilabel
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from iesi_nlp.coding.heads import decide
+
 #: Candidate thresholds for multi-label decisions.
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.025), 3)
 
@@ -160,12 +162,9 @@ class DimensionClassifier(ClassifierMixin, BaseEstimator):
         probabilities = self.predict_proba(X)
         if not self.multi_label:
             return self.classes_[np.argmax(probabilities, axis=1)]
-        chosen = (probabilities >= self.thresholds_).astype(int)
         if self.require_label:
-            empty = chosen.sum(axis=1) == 0
-            closest = np.argmax(probabilities / self.thresholds_, axis=1)
-            chosen[empty, closest[empty]] = 1
-        return chosen
+            return decide(probabilities, True, self.thresholds_)
+        return (probabilities >= self.thresholds_).astype(int)
 
     def feature_weights(self, n_features: int) -> np.ndarray:
         """Linear weights of the first ``n_features`` features, one row per class (or label).

@@ -2,7 +2,7 @@
 
 Each sentence is scored for the label by the same linear model that scored the
 whole case (its weights on the sentence's embedding, see
-:meth:`iesi_nlp.classifiers.DimensionClassifier.feature_weights`, and its
+:meth:`iesi_nlp.coding.classifiers.DimensionClassifier.feature_weights`, and its
 similarity to the label's codebook prototype). The case's score is the
 length-weighted mean of its sentences' scores, so the sentences chosen are the
 ones that actually moved the suggestion, not look-alikes found afterwards.
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from iesi_nlp.boilerplate import is_boilerplate
+from iesi_nlp.coding.suggestion import Evidence
 from iesi_nlp.text import Span
 
 MAX_EVIDENCE = 3
@@ -57,8 +58,8 @@ def label_specific_scores(sentence_scores: np.ndarray, labels: Sequence[int]) ->
 
 def select_evidence(
     sentences: Sequence[Span], scores, limit: int = MAX_EVIDENCE, candidates: list[int] | None = None
-) -> list[dict]:
-    """Up to ``limit`` sentences, best first, as ``{"text", "start", "end"}``.
+) -> tuple[Evidence, ...]:
+    """Up to ``limit`` sentences, best first, as :class:`~iesi_nlp.coding.suggestion.Evidence`.
 
     The best sentence is always given. The next ones only when they score above
     the case's mean sentence, so a weak second sentence is left out rather than
@@ -67,13 +68,13 @@ def select_evidence(
     if candidates is None:
         candidates = evidence_candidates(sentences)
     if not candidates:
-        return []
+        return ()
     values = scores.tolist() if hasattr(scores, "tolist") else list(scores)
     # Plain Python: a case has tens of sentences, and this runs for every suggested label.
     ranked = sorted(candidates, key=lambda i: -values[i])
     mean = sum(values[i] for i in candidates) / len(candidates)
     chosen = ranked[:1] + [i for i in ranked[1:limit] if values[i] > mean]
-    return [{"text": sentences[i].text, "start": sentences[i].start, "end": sentences[i].end} for i in chosen]
+    return tuple(Evidence(sentences[i].text, sentences[i].start, sentences[i].end) for i in chosen)
 
 
 def highlight_html(text: str, spans: Sequence[tuple[int, int, str]]) -> str:

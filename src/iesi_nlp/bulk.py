@@ -1,22 +1,24 @@
-"""Bulk classification: stream any input ``ingest`` reads through a model into JSONL or CSV.
+"""Bulk classification: stream any input ``ingest`` reads through a :class:`~iesi_nlp.suggest.Suggester` into JSONL or CSV.
 
 Memory stays flat whatever the input size: cases are read, embedded, coded and
 written in batches, and only the ids already written are kept (to resume). An
 interrupted run is resumed by running the same command again: the ids in the
 output are skipped, and a last line cut off mid-write is dropped first.
 
-Each output object (JSONL) is::
+Each output object (JSONL) is the case's own fields followed by its
+:class:`~iesi_nlp.coding.suggestion.Suggestion` in its record form::
 
     {"id", "title", "url", "case_source", "language", "country",
      "labels": {dim: [ids]}, "scores": {dim: {label: p}},
      "source": {dim: "supervised"|"codebook"|"blend"},
-     "evidence": {dim: {label: [{"text", "start", "end"}]}}, "model"}
+     "evidence": {dim: {label: [{"text", "start", "end"}]}}, "model", "version"}
 
 ``title``, ``url``, ``language`` and ``country`` are the case's own (empty or null when
 the input has none); ``case_source`` is the case's source (its collection, e.g. a
 website), named so because ``source`` already says where each dimension's suggestion
 came from. The CSV form has one row per case: ``id``, ``title``, ``url``,
-``case_source``, ``language``, ``country``, ``model``, then per dimension
+``case_source``, ``language``, ``country``, then the suggestion's CSV form
+(:func:`~iesi_nlp.coding.suggestion.csv_columns`): ``model``, per dimension
 ``labels.<dim>`` (ids joined by ``|``), ``source.<dim>`` and ``score.<dim>.<label>``
 for every label, and ``evidence`` as a JSON string.
 """
@@ -24,6 +26,7 @@ for every label, and ``evidence`` as a JSON string.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
 import time
@@ -34,13 +37,12 @@ from typing import Any
 
 import orjson
 
-from iesi_nlp.embedding.base import DocumentEmbedding, Embedder
-from iesi_nlp.embedding.cache import CachedEmbedder
+from iesi_nlp.coding.model import CodingModel
+from iesi_nlp.coding.suggestion import Suggestion, csv_columns
 from iesi_nlp.errors import InputError
 from iesi_nlp.ingest import IngestOptions, Reject, iter_ingest
-from iesi_nlp.ingest.language import detect_language
-from iesi_nlp.model import CodingModel
 from iesi_nlp.records import Case
+from iesi_nlp.suggest import Suggester
 
 FORMATS = ("jsonl", "csv")
 #: The case's own fields at the start of every output record, in this order.
@@ -131,28 +133,30 @@ class _Writer:
                 "to redo it with this model use --restart, or choose another output"
             )
 
+    def _labels(self) -> dict[str, list[str]]:
+        return {dimension_id: head.label_ids for dimension_id, head in self.model.dimensions.items()}
+
     def _csv_header(self) -> list[str]:
-        header = [*CASE_COLUMNS, "model"]
-        for dimension_id, dimension in self.model.dimensions.items():
-            header += [f"labels.{dimension_id}", f"source.{dimension_id}"]
-            header += [f"score.{dimension_id}.{label}" for label in dimension.label_ids]
-        return [*header, "evidence"]
+        return [*CASE_COLUMNS, *csv_columns(self._labels())]
 
     def _write_csv_row(self, row: Sequence[Any]) -> None:
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerow(row)
         self.handle.write(buffer.getvalue().encode("utf-8"))
 
-    def write(self, result: dict[str, Any]) -> None:
+    def write(self, case: Case, language: str | None, suggestion: Suggestion) -> None:
+        fields = {
+            "id": case.id,
+            "title": case.title,
+            "url": case.url,
+            "case_source": case.source,
+            "language": case.language or language,
+            "country": case.country,
+        }
         if self.fmt == "jsonl":
-            self.handle.write(orjson.dumps(result) + b"\n")
+            self.handle.write(orjson.dumps({**fields, **suggestion.to_record()}) + b"\n")
             return
-        row: list[Any] = [*(result[c] or "" for c in CASE_COLUMNS), result["model"]]
-        for dimension_id, dimension in self.model.dimensions.items():
-            row += ["|".join(result["labels"][dimension_id]), result["source"][dimension_id]]
-            row += [result["scores"][dimension_id][label] for label in dimension.label_ids]
-        row.append(orjson.dumps(result["evidence"]).decode())
-        self._write_csv_row(row)
+        self._write_csv_row([*(fields[c] or "" for c in CASE_COLUMNS), *suggestion.csv_cells(self._labels())])
 
     def flush(self) -> None:
         self.handle.flush()
@@ -188,28 +192,6 @@ def _drop_partial_last_line(path: Path) -> None:
         handle.truncate(0)
 
 
-def embed_cases(cases: Sequence[Case], embedder: Embedder, report: ClassifyReport) -> list[DocumentEmbedding]:
-    """Embeddings of a batch, from the cache where possible; languages are detected only for new texts."""
-    texts = [case.text for case in cases]
-    known = embedder.cached(texts) if isinstance(embedder, CachedEmbedder) else {}
-    missing = [i for i in range(len(cases)) if i not in known]
-    report.cached += len(known)
-    if missing:
-        languages = []
-        for i in missing:
-            language = cases[i].language
-            if not language:
-                detected = detect_language(texts[i])
-                language = detected.code if detected else None
-            languages.append(language)
-        started = time.perf_counter()
-        fresh = embedder.embed_documents([texts[i] for i in missing], languages)
-        report.embedding_seconds += time.perf_counter() - started
-        report.embedded += len(missing)
-        known.update(zip(missing, fresh, strict=True))
-    return [known[i] for i in range(len(cases))]
-
-
 def _batches(items: Iterable[Case | Reject], size: int, on_reject, skip) -> Iterator[list[Case]]:
     batch: list[Case] = []
     for item in items:
@@ -228,8 +210,7 @@ def _batches(items: Iterable[Case | Reject], size: int, on_reject, skip) -> Iter
 
 def classify_files(
     inputs: Sequence[str | Path],
-    model: CodingModel,
-    embedder: Embedder,
+    suggester: Suggester,
     output: str | Path,
     *,
     fmt: str | None = None,
@@ -237,7 +218,6 @@ def classify_files(
     ingest_options: IngestOptions | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     restart: bool = False,
-    evidence: bool = True,
     progress: bool = False,
 ) -> ClassifyReport:
     """Classify every case in ``inputs`` into ``output``; resume where an earlier run stopped."""
@@ -245,43 +225,31 @@ def classify_files(
         if not Path(path).exists():
             raise InputError(f"{path}: input not found")
     options = ingest_options or IngestOptions(dedupe_texts=False, detect_language=False, read_labels=False)
-    _, items = iter_ingest(inputs, model.codebook, options)
+    _, items = iter_ingest(inputs, suggester.model.codebook, options)
     return classify_stream(
-        items,
-        model,
-        embedder,
-        output,
-        fmt=fmt,
-        rejects=rejects,
-        batch_size=batch_size,
-        restart=restart,
-        evidence=evidence,
-        progress=progress,
+        items, suggester, output, fmt=fmt, rejects=rejects, batch_size=batch_size, restart=restart, progress=progress
     )
 
 
 def classify_stream(
     items: Iterable[Case | Reject],
-    model: CodingModel,
-    embedder: Embedder,
+    suggester: Suggester,
     output: str | Path,
     *,
     fmt: str | None = None,
     rejects: str | Path | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     restart: bool = False,
-    evidence: bool = True,
     progress: bool = False,
 ) -> ClassifyReport:
     """Classify a stream of cases (rejects are written to ``rejects``) into ``output``, resuming as above."""
-    if embedder.id != model.embedder_id:
-        raise InputError(f"embedder {embedder.id!r} differs from the model's {model.embedder_id!r}")
     output = Path(output)
     fmt = output_format(output, fmt)
     rejects = Path(rejects) if rejects else output.with_name(output.name + ".rejects.jsonl")
     report = ClassifyReport()
     started = time.perf_counter()
-    writer = _Writer(output, fmt, model, restart=restart)
+    writer = _Writer(output, fmt, suggester.model, restart=restart)
+    stats_before = dataclasses.replace(suggester.stats)
     if restart and rejects.exists():
         rejects.unlink()
     bar = None
@@ -303,21 +271,10 @@ def classify_stream(
                 return False
 
             for batch in _batches(items, batch_size, on_reject, already_done):
-                documents = embed_cases(batch, embedder, report)
-                suggestions = model.suggest(documents, [case.text for case in batch], evidence=evidence)
+                documents = suggester.embed(batch)
+                suggestions = suggester.suggest_embedded(batch, documents)
                 for case, document, suggestion in zip(batch, documents, suggestions, strict=True):
-                    writer.write(
-                        {
-                            "id": case.id,
-                            "title": case.title,
-                            "url": case.url,
-                            "case_source": case.source,
-                            "language": case.language or document.language,
-                            "country": case.country,
-                            **suggestion,
-                            "model": model.id,
-                        }
-                    )
+                    writer.write(case, document.language, suggestion)
                 writer.flush()
                 reject_file.flush()
                 report.classified += len(batch)
@@ -331,4 +288,7 @@ def classify_stream(
         if rejects.exists() and rejects.stat().st_size == 0:
             rejects.unlink()
         report.seconds = time.perf_counter() - started
+        report.embedded = suggester.stats.embedded - stats_before.embedded
+        report.cached = suggester.stats.cached - stats_before.cached
+        report.embedding_seconds = suggester.stats.seconds - stats_before.seconds
     return report

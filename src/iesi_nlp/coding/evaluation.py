@@ -1,7 +1,7 @@
 """Evaluation reports from cross-validated predictions: F1, per label, per language, calibration.
 
 Everything here is computed from out-of-fold predictions (see
-:func:`iesi_nlp.training.cross_validate`); nothing is scored on cases it was
+:func:`iesi_nlp.coding.training.cross_validate`); nothing is scored on cases it was
 trained on. Calibration is the expected calibration error (ECE) over ten
 equal-width bins: for a single-label dimension, of the top label's probability
 against whether it was right; for a multi-label one, of every label's
@@ -17,38 +17,13 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
-from iesi_nlp.features import FEATURE_SETS
+from iesi_nlp.coding.heads import FEATURE_SETS
+from iesi_nlp.coding.metrics import expected_calibration_error, macro_f1
+from iesi_nlp.coding.training import CrossValidation, OutOfFold
 from iesi_nlp.records import Case
-from iesi_nlp.training import CrossValidation, OutOfFold, macro_f1
-
-ECE_BINS = 10
 
 #: Languages with fewer labelled cases than this get no per-language line (too noisy to read).
 MIN_LANGUAGE_CASES = 5
-
-
-def expected_calibration_error(probabilities: np.ndarray, outcomes: np.ndarray, bins: int = ECE_BINS) -> dict:
-    """ECE and the reliability table: per bin, mean probability, observed frequency, count."""
-    probabilities = np.asarray(probabilities, dtype=float).ravel()
-    outcomes = np.asarray(outcomes, dtype=float).ravel()
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(probabilities, edges[1:-1]), 0, bins - 1)
-    table, error = [], 0.0
-    for b in range(bins):
-        mask = which == b
-        if not mask.any():
-            continue
-        confidence, frequency = float(probabilities[mask].mean()), float(outcomes[mask].mean())
-        error += mask.mean() * abs(confidence - frequency)
-        table.append(
-            {
-                "bin": [round(float(edges[b]), 2), round(float(edges[b + 1]), 2)],
-                "mean_probability": round(confidence, 4),
-                "observed": round(frequency, 4),
-                "count": int(mask.sum()),
-            }
-        )
-    return {"ece": round(float(error), 4), "bins": table}
 
 
 def calibration(result: OutOfFold) -> dict:

@@ -2,7 +2,7 @@
 
 A model learns from the seed corpus and the user's own cases (:class:`TrainingData`).
 How much the own cases count, and which features are used, is decided per dimension
-by the rule of :mod:`iesi_nlp.adaptation`:
+by the rule of :mod:`iesi_nlp.coding.adaptation`:
 
 * with enough own cases on a dimension, every candidate recipe is cross-validated **on
   the own cases** (the seed always trains; each fold's own cases are predicted by a model
@@ -27,16 +27,25 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 from joblib import Parallel, delayed
-from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
-from iesi_nlp.adaptation import AdaptationOptions, Recipe, label_prior_offsets, label_shift
-from iesi_nlp.classifiers import DimensionClassifier
 from iesi_nlp.codebook import Codebook, Dimension
-from iesi_nlp.codebook_prior import CodebookPrior, PriorDimension
+from iesi_nlp.coding.adaptation import AdaptationOptions, Recipe, label_prior_offsets, label_shift
+from iesi_nlp.coding.classifiers import DimensionClassifier
+from iesi_nlp.coding.heads import (
+    FEATURE_SETS,
+    BlendedHead,
+    CodebookHead,
+    CodebookPrior,
+    build_features,
+    decide,
+    fit_sharpness,
+    make_tfidf,
+    sharpen,
+)
+from iesi_nlp.coding.metrics import macro_f1, mean_log_loss
+from iesi_nlp.coding.model import CodingModel
 from iesi_nlp.embedding.base import Embedder
-from iesi_nlp.features import FEATURE_SETS, build_features, make_tfidf
-from iesi_nlp.model import CodingModel, DimensionModel, decide, fit_sharpness, mean_log_loss, sharpen
 from iesi_nlp.records import Case
 
 
@@ -46,7 +55,7 @@ class TrainingData:
 
     ``seed``: the seed corpus (the bundled one unless the user gives another, or none).
     ``own``: the user's own labelled and reviewed cases; they outweigh the seed (see
-    :mod:`iesi_nlp.adaptation`). A case may be labelled on some dimensions only.
+    :mod:`iesi_nlp.coding.adaptation`). A case may be labelled on some dimensions only.
     ``unlabelled``: the rest of the user's collection; its texts may fit collection
     features (character n-grams) and label priors, never labels.
     """
@@ -71,11 +80,11 @@ class TrainOptions:
     """How to train.
 
     ``feature_set``: ``auto`` (cross-validate both, keep the better), ``dense`` or ``dense+tfidf``;
-    it applies where no own cases decide (see :mod:`iesi_nlp.adaptation`).
+    it applies where no own cases decide (see :mod:`iesi_nlp.coding.adaptation`).
     ``min_cases``: below this many labelled cases a dimension is coded from the codebook alone.
     ``full_weight_cases``: without a seed corpus, the classifier's share against the codebook prior
     grows with its labelled cases up to 1 at this many (with a seed, the recipe sets the share).
-    ``adaptation``: the rule that weighs own cases against the seed (:mod:`iesi_nlp.adaptation`).
+    ``adaptation``: the rule that weighs own cases against the seed (:mod:`iesi_nlp.coding.adaptation`).
     """
 
     feature_set: str = "auto"
@@ -183,7 +192,7 @@ def fit_dimension(
     options: TrainOptions,
     *,
     has_seed: bool,
-) -> DimensionModel:
+) -> BlendedHead:
     """Fit one dimension's classifier with ``recipe`` on the labelled rows of ``targets``.
 
     Own rows weigh ``recipe.own_weight`` (seed rows 1), or train alone when it is ``None``.
@@ -215,7 +224,7 @@ def fit_dimension(
         offsets = label_prior_offsets(
             training_frequency, targets.matrix[own_rows].sum(axis=0), int(own_rows.sum()), dimension.multi_label
         )
-    return DimensionModel(
+    return BlendedHead(
         dimension.id,
         list(dimension.label_ids),
         dimension.multi_label,
@@ -265,16 +274,8 @@ class OutOfFold:
 
     @property
     def log_loss(self) -> float:
-        """Mean log-loss of the probabilities (:func:`iesi_nlp.model.mean_log_loss`)."""
+        """Mean log-loss of the probabilities (:func:`iesi_nlp.coding.model.mean_log_loss`)."""
         return mean_log_loss(self.proba, self.targets.matrix, self.multi_label)
-
-
-def macro_f1(truth: np.ndarray, chosen: np.ndarray, average: str = "macro") -> float:
-    """F1 over the labels that occur in ``truth`` or ``chosen`` (a label absent from both says nothing)."""
-    active = (truth.sum(axis=0) + chosen.sum(axis=0)) > 0
-    if not active.any():
-        return 0.0
-    return float(f1_score(truth[:, active], chosen[:, active], average=average, zero_division=0.0))
 
 
 def _prior_targets(targets: Targets, multi_label: bool) -> np.ndarray:
@@ -307,7 +308,7 @@ def cross_validate_dimension(
     design: Design,
     targets: Targets,
     recipe: Recipe,
-    prior_part: PriorDimension,
+    prior_part: CodebookHead,
     options: TrainOptions,
     *,
     evaluated: np.ndarray | None = None,
@@ -373,11 +374,11 @@ class DimensionChoice:
     results: dict[str, OutOfFold]
     kept: str
     rule: str = "cold start"
-    #: Fitted on the kept recipe's out-of-fold probabilities (see :func:`iesi_nlp.model.fit_sharpness`).
+    #: Fitted on the kept recipe's out-of-fold probabilities (see :func:`iesi_nlp.coding.model.fit_sharpness`).
     sharpness: float = 1.0
     #: The codebook prior's own macro-F1 on the labelled cases (whether it joins the blend).
     codebook_macro_f1: float | None = None
-    #: How far the own label frequencies are from the seed's (:func:`iesi_nlp.adaptation.label_shift`).
+    #: How far the own label frequencies are from the seed's (:func:`iesi_nlp.coding.adaptation.label_shift`).
     label_shift: float | None = None
 
     @property
@@ -425,11 +426,11 @@ def choose_dimension(
     dimension: Dimension,
     design: Design,
     targets: Targets,
-    prior_part: PriorDimension,
+    prior_part: CodebookHead,
     options: TrainOptions,
     progress: Progress | None = None,
 ) -> DimensionChoice:
-    """Apply the rule of :mod:`iesi_nlp.adaptation` to one dimension."""
+    """Apply the rule of :mod:`iesi_nlp.coding.adaptation` to one dimension."""
     rule = options.adaptation
     own_rows = design.own[targets.rows]
     own_positions = np.flatnonzero(own_rows)
@@ -488,7 +489,7 @@ def choose_dimension(
     )
 
 
-def codebook_macro_f1(dimension: Dimension, design: Design, targets: Targets, prior_part: PriorDimension) -> float:
+def codebook_macro_f1(dimension: Dimension, design: Design, targets: Targets, prior_part: CodebookHead) -> float:
     """How well the codebook prior alone codes the labelled cases (calibrated on them: a few parameters only)."""
     prior = copy.deepcopy(prior_part)
     vectors = design.vectors[targets.rows]
@@ -537,7 +538,7 @@ def fit_model(
 ) -> CodingModel:
     """The final model on all labelled cases, each dimension with its kept recipe and thresholds."""
     prior = copy.deepcopy(prior)
-    dimensions: dict[str, DimensionModel] = {}
+    dimensions: dict[str, BlendedHead] = {}
     recipes = {d: c.recipe for d, c in validation.choices.items()}
     tfidf = design.collection_tfidf
     if tfidf is None and any(r.feature_set == "dense+tfidf" for r in recipes.values()) and len(cases) >= 2:
