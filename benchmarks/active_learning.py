@@ -31,10 +31,9 @@ import orjson
 from iesi_nlp.active_learning import QueueOptions, build_queue, dimension_uncertainty, priority
 from iesi_nlp.codebook import Codebook, Dimension, load_codebook
 from iesi_nlp.coding.adaptation import Recipe
-from iesi_nlp.coding.heads import CodebookPrior
-from iesi_nlp.coding.heads import decide
-from iesi_nlp.coding.training import Design, Targets, TrainOptions, dimension_targets, fit_dimension
+from iesi_nlp.coding.heads import CodebookPrior, decide
 from iesi_nlp.coding.metrics import macro_f1
+from iesi_nlp.coding.training import Design, Targets, TrainOptions, dimension_targets, fit_dimension
 from iesi_nlp.corpus import load_corpus
 from iesi_nlp.workflow import cached_embedder
 

@@ -24,10 +24,9 @@ import orjson
 
 from iesi_nlp.codebook import load_codebook
 from iesi_nlp.coding.adaptation import Recipe
-from iesi_nlp.coding.heads import CodebookPrior, build_features
-from iesi_nlp.coding.heads import decide
-from iesi_nlp.coding.training import Design, Targets, TrainOptions, dimension_targets, fit_dimension
+from iesi_nlp.coding.heads import CodebookPrior, build_features, decide
 from iesi_nlp.coding.metrics import macro_f1
+from iesi_nlp.coding.training import Design, Targets, TrainOptions, dimension_targets, fit_dimension
 from iesi_nlp.corpus import load_corpus
 from iesi_nlp.workflow import cached_embedder
 

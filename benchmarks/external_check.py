@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    summary = {"model": model.id, "limit": args.limit, "sources": results}
+    summary = {"model": suggester.model.id, "limit": args.limit, "sources": results}
     (RESULTS / "external_check.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     return 0
 

@@ -192,6 +192,7 @@ def test_classify_command_writes_the_documented_jsonl(trained, cases_csv, tmp_pa
             "source",
             "evidence",
             "model",
+            "version",
         ]
         assert row["model"].startswith("small@")
     assert [r["language"] for r in rows] == ["en", "de", "en"]  # detected, since the input declares none
@@ -347,10 +348,10 @@ def test_evidence_keeps_the_best_sentence_and_only_strong_others():
     sentences = [Span(p, text.index(p), text.index(p) + len(p)) for p in parts]
     chosen = select_evidence(sentences, np.array([9.0, 3.0, 2.5, -2.0]))
     # "Home." scores highest but is a menu stub; the weather sentence is below the case's mean.
-    assert [c["text"] for c in chosen] == parts[1:3]
-    assert all(text[c["start"] : c["end"]] == c["text"] for c in chosen)
+    assert [c.text for c in chosen] == parts[1:3]
+    assert all(text[c.start : c.end] == c.text for c in chosen)
     assert len(select_evidence(sentences * 3, np.arange(12.0))) == 3
-    assert select_evidence([], np.array([])) == []
+    assert select_evidence([], np.array([])) == ()
 
 
 def test_a_sentence_transformers_model_trains_and_is_required_to_classify(tmp_path):

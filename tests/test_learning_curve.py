@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from iesi_nlp.annotation.store import Action, Decision
+from iesi_nlp.coding.suggestion import DimensionSuggestion
 from iesi_nlp.learning_curve import learning_curve, macro_f1
 
 
 def d(case, dimension, suggested, final, action, model):
-    return Decision(case, dimension, tuple(final), action, "anna", tuple(suggested), {}, model)
+    shown = DimensionSuggestion(tuple(suggested), {}, "supervised") if suggested else None
+    return Decision(case, dimension, tuple(final), action, "anna", shown=shown, model_id=model)
 
 
 DECISIONS = [

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from iesi_nlp.annotation.store import Action, Decision
 from iesi_nlp.cli.main import app
 from iesi_nlp.coding.card import read_card
-from iesi_nlp.errors import InputError
-from iesi_nlp.project import Project, ProjectError, open_or_create
+from iesi_nlp.errors import InputError, ProjectError
+from iesi_nlp.project import Project, open_or_create
 from iesi_nlp.registry import import_version
 from tests.conftest import DE_TEXT, EN_TEXT, PL_TEXT, read_jsonl, write_seed_corpus
 
@@ -224,6 +224,6 @@ def test_a_project_can_start_with_a_copy_of_an_existing_model(trained, tmp_path)
     _, _, directory = trained
     project = Project.create(tmp_path / "p", seed="none")
     start_with_model(project, directory.parent)  # a folder of versions: its serving one is copied
-    assert project.serving().card["model_id"] == read_card(directory)["model_id"]
+    assert project.serving().card.model_id == read_card(directory).model_id
     with pytest.raises(IesiError, match="already has model versions"):
         start_with_model(project, directory)

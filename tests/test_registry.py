@@ -13,11 +13,10 @@ from typer.testing import CliRunner
 
 from iesi_nlp.cli.main import app
 from iesi_nlp.coding.card import ModelCard, read_card
-from iesi_nlp.errors import ModelError
+from iesi_nlp.errors import ModelError, RegistryError
 from iesi_nlp.registry import (
     HISTORY_FILE,
     SERVING_FILE,
-    RegistryError,
     add_version,
     find_version,
     is_registry,

@@ -32,9 +32,9 @@ def test_queue_orders_every_unreviewed_case_and_suggests_all_dimensions(service)
     queue = service.queue(cases, length=10)
     assert sorted(c.id for c in queue) == ["r1", "r2", "r3", "r4"]
     suggestion = service.suggestions([queue[0]])[0]
-    assert set(suggestion["scores"]) == set(load_codebook().dimension_ids)
-    assert suggestion["case_id"] == queue[0].id and suggestion["model"] == service.model.id
-    assert suggestion["version"] == service.version and service.version.startswith("v0001-")
+    assert set(suggestion.dimensions) == set(load_codebook().dimension_ids)
+    assert suggestion.case_id == queue[0].id and suggestion.model_id == service.model.id
+    assert suggestion.version == service.version and service.version.startswith("v0001-")
     assert service.cases(ReviewFilters(languages=("de",)))[0].id == "r2"
     assert [c.id for c in service.cases(ReviewFilters(countries=("FI",), sources=("scraped",)))] == ["r3"]
     r1 = service.store.case("r1")  # the project keeps what the input said about the case
@@ -54,8 +54,10 @@ def test_two_annotators_at_once_are_handed_different_cases(service):
     assert service.next_case(cases, "anna").id == anna.id  # her own claim does not hide the case from her
     service.release("ben")
     assert service.next_case(cases, "carl").id in {ben.id, *(c.id for c in cases if c.id != anna.id)}
-    # When everything is on someone else's screen, a second opinion beats an idle annotator.
+    # When everything is on someone else's screen, nobody else gets it, unless double coding is wanted.
     only = [anna]
+    assert service.next_case(only, "dora") is None
+    service.double_coding = True
     assert service.next_case(only, "dora").id == anna.id
 
 
@@ -129,17 +131,16 @@ def test_a_retraining_mid_review_keeps_the_suggestion_shown(service):
     assert [v.id for v in versions(project.models_dir)] == [old_version, service.version]
     assert serving_version(project.models_dir).id == service.version
     assert folder_digest(project.models_dir / old_version) == old_digest
-    card = service.model.card["training_set"]
-    assert card["size"] == len(small_cases()) + 1 and card["own"] == 1 and card["unlabelled"] == 3
-    assert shown(service, "r4")["model"] == service.model.id  # new suggestions come from the new model
+    training = service.model.card.training_set
+    assert training.size == len(small_cases()) + 1 and training.own == 1 and training.unlabelled == 3
+    assert shown(service, "r4").model_id == service.model.id  # new suggestions come from the new model
     # The annotator accepts what they saw: the decision carries the old model's id, labels and scores.
     service.accept_all(r4, "anna", shown=on_screen)
     recorded = {d.dimension: d for d in service.store.decisions(case_id="r4")}
     assert {d.model_id for d in recorded.values()} == {old_model}
     for dimension, decision in recorded.items():
-        assert list(decision.final_labels) == on_screen["labels"][dimension]
-        assert list(decision.suggested_labels) == on_screen["labels"][dimension]
-        assert decision.suggested_scores == on_screen["scores"][dimension]
+        assert decision.final_labels == on_screen[dimension].labels
+        assert decision.shown == on_screen[dimension] and decision.model_version == old_version
     history = read_history(project.models_dir)
     assert history[-1] == {**history[-1], "event": "serving", "version": service.version, "previous": old_version}
     assert history[-1]["by"] == "test" and history[-1]["reason"] == "mid-review"

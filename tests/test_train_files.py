@@ -42,10 +42,10 @@ def test_train_learns_from_the_seed_and_the_users_labelled_file(tmp_path, seed):
     registry = tmp_path / "models" / "default"
     first = serving_version(registry)
     card = read_card(first.path)
-    assert card["training_set"]["seed"] == 48 and card["training_set"]["own"] == 12
-    assert card["training_set"]["size"] == 60
-    assert card["dimensions"]["service_domain"]["labelled_cases"] == 60  # labelled on one dimension only
-    assert card["dimensions"]["actors"]["labelled_cases"] == 48
+    assert card.training_set.seed == 48 and card.training_set.own == 12
+    assert card.training_set.size == 60
+    assert card.dimensions["service_domain"].labelled_cases == 60  # labelled on one dimension only
+    assert card.dimensions["actors"].labelled_cases == 48
     assert "version v0001-" in " ".join(result.output.split())
     # Training again adds a version; the first stays as it was.
     before = (first.path / "classifiers.skops").read_bytes()
@@ -62,7 +62,7 @@ def test_no_seed_learns_from_the_file_alone(tmp_path):
     result = train(tmp_path, str(labelled), "--no-seed")
     assert result.exit_code == 0, result.output
     card = read_card(serving_version(tmp_path / "models" / "default").path)
-    assert (card["training_set"]["seed"], card["training_set"]["own"]) == (0, 12)
+    assert (card.training_set.seed, card.training_set.own) == (0, 12)
     result = train(tmp_path, str(labelled), "--no-seed", "--seed", str(labelled))
     assert result.exit_code == 2 and "not both" in result.output
 
@@ -134,6 +134,6 @@ def test_train_project_adds_a_version_of_the_projects_model(review_project):
     assert result.exit_code == 0, result.output
     after = serving_version(review_project.models_dir)
     assert after.number == before.number + 1
-    assert read_card(after.path)["training_set"]["unlabelled"] == 4
+    assert read_card(after.path).training_set.unlabelled == 4
     result = runner.invoke(app, ["train", "x.csv", "--project", str(review_project.root)])
     assert result.exit_code == 2 and "iesi-nlp add FILE --project" in " ".join(result.output.split())

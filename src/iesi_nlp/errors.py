@@ -33,3 +33,11 @@ class ModelError(IesiError):
 
 class AnnotationError(IesiError):
     """A decision that cannot be recorded as given (unknown label, no annotator, not allowed to adjudicate...)."""
+
+
+class RegistryError(ModelError):
+    """A model registry that is missing, damaged, or asked for a version it does not hold."""
+
+
+class ProjectError(IesiError):
+    """A folder that is not a project, or a project that cannot be used as asked."""

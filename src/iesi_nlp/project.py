@@ -45,7 +45,7 @@ from iesi_nlp.annotation.sqlite import SqliteDecisionStore
 from iesi_nlp.codebook import Codebook, load_codebook
 from iesi_nlp.coding.training import TrainingData, TrainOptions
 from iesi_nlp.embedding import DEFAULT_EMBEDDER
-from iesi_nlp.errors import IesiError, InputError
+from iesi_nlp.errors import InputError, ProjectError
 from iesi_nlp.ingest import IngestOptions, Reject, expand_inputs, iter_ingest
 from iesi_nlp.records import CASE_FIELDS, Case, write_cases
 from iesi_nlp.registry import EVENTS_FILE, PROJECT_FILE, Version, file_lock, serving_version
@@ -57,10 +57,6 @@ DEFAULT_PROJECT_DIR = Path("iesi-project")
 #: The demo: ``iesi-nlp review`` with neither ``--cases`` nor ``--project`` (the bundled pool).
 DEMO_PROJECT_DIR = Path("iesi-demo")
 BUNDLED_CODEBOOK = "bundled"
-
-
-class ProjectError(IesiError):
-    """A folder that is not a project, or a project that cannot be used as asked."""
 
 
 @dataclass

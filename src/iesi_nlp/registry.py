@@ -45,7 +45,7 @@ from typing import Any
 import orjson
 
 from iesi_nlp.coding.card import ModelCard, read_card
-from iesi_nlp.errors import ModelError
+from iesi_nlp.errors import ModelError, RegistryError
 
 SERVING_FILE = "serving.json"
 HISTORY_FILE = "history.jsonl"
@@ -55,10 +55,6 @@ EVENTS_FILE = "events.jsonl"
 PROJECT_FILE = "project.json"
 
 _VERSION_NAME = re.compile(r"^v(\d{4,})-([0-9a-f]{8})$")
-
-
-class RegistryError(ModelError):
-    """A model registry that is missing, damaged, or asked for a version it does not hold."""
 
 
 @dataclass(frozen=True)

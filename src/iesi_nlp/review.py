@@ -259,12 +259,15 @@ class ReviewService:
         """Ids of cases on another annotator's screen (claims lapse after ``claim_minutes``)."""
         return {c.case_id for c in self.store.claims(max_age=60 * self.claim_minutes) if c.annotator != annotator}
 
-    def next_case(self, cases: Sequence[Case], annotator: str | None = None) -> Case | None:
-        """The first case of the queue over ``cases`` that no other annotator has on screen, claimed for ``annotator``.
+    def next_case(
+        self, cases: Sequence[Case], annotator: str | None = None, *, undecided_only: bool = True
+    ) -> Case | None:
+        """The first case of the queue over ``cases`` that no other annotator has, claimed for ``annotator``.
 
-        The claim is taken in the store, atomically, so screens in other processes see it
-        too. When every candidate is on someone else's screen, None, unless ``double_coding``
-        is on (then the queue's first case: a second opinion is what is wanted).
+        The claim is taken in the store, in one transaction, so screens in other processes
+        see it too. ``undecided_only`` (the "not yet reviewed" queue) also passes over the
+        cases another annotator decided meanwhile. When no candidate is left, None, unless
+        ``double_coding`` is on (then the queue's first case: a second opinion is wanted).
         """
         if not cases:
             return None
@@ -274,16 +277,25 @@ class ReviewService:
         free = [c for c in cases if c.id not in taken]
         if not free and not self.double_coding:
             return None
-        ordered = self.queue(free or list(cases), length=min(len(free or cases), 10))
+        pool = free or list(cases)
         by_id = {c.id: c for c in cases}
-        chosen = self.store.claim_first(
-            [c.id for c in ordered], annotator, max_age=60 * self.claim_minutes, exclusive=not self.double_coding
-        )
-        if chosen is None:  # another screen claimed these meanwhile: try the rest, in queue order
-            rest = [c for c in free if c.id not in {o.id for o in ordered}]
-            ordered = self.queue(rest, length=len(rest)) if rest else []
-            chosen = self.store.claim_first([c.id for c in ordered], annotator, max_age=60 * self.claim_minutes)
-        return by_id[chosen] if chosen is not None else None
+        tried: set[str] = set()
+        while True:
+            # The first few of the queue, then the rest: another screen may claim some meanwhile.
+            remaining = [c for c in pool if c.id not in tried]
+            if not remaining:
+                return None
+            ordered = self.queue(remaining, length=min(len(remaining), 10 if not tried else len(remaining)))
+            chosen = self.store.claim_first(
+                [c.id for c in ordered],
+                annotator,
+                max_age=60 * self.claim_minutes,
+                exclusive=not self.double_coding,
+                undecided_only=undecided_only,
+            )
+            if chosen is not None:
+                return by_id[chosen]
+            tried |= {c.id for c in ordered}
 
     def queue(self, cases: Sequence[Case], length: int = 20, options: QueueOptions | None = None) -> list[Case]:
         """``cases`` in review order: most uncertain first, rare labels boosted, look-alikes spread out."""

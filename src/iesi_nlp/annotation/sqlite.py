@@ -271,13 +271,20 @@ class SqliteDecisionStore:
     # -- claims: who has which case on screen -------------------------------------------
 
     def claim_first(
-        self, case_ids: Sequence[str], annotator: str, *, max_age: float, exclusive: bool = True
+        self,
+        case_ids: Sequence[str],
+        annotator: str,
+        *,
+        max_age: float,
+        exclusive: bool = True,
+        undecided_only: bool = False,
     ) -> str | None:
         """Claim for ``annotator`` the first of ``case_ids`` that no other live claim holds; None if all are held.
 
         One write transaction reads the others' claims and writes this one, so two screens
-        (threads or processes) asking at once never get the same case. ``exclusive=False``
-        (double coding wanted) claims the first case whoever holds it.
+        (threads or processes) asking at once never get the same case. ``undecided_only``
+        also passes over cases another annotator decided since the caller listed them.
+        ``exclusive=False`` (double coding wanted) claims the first case whoever holds it.
         """
         if not case_ids:
             return None
@@ -289,6 +296,13 @@ class SqliteDecisionStore:
                     "SELECT case_id FROM claims WHERE annotator != ? AND claimed_at > ?", [annotator, now - max_age]
                 )
             }
+            if exclusive and undecided_only:
+                held |= {
+                    case_id
+                    for (case_id,) in connection.execute(
+                        "SELECT DISTINCT case_id FROM decisions WHERE annotator != ?", [annotator]
+                    )
+                }
             chosen = next((c for c in case_ids if not exclusive or c not in held), None)
             if chosen is not None:
                 connection.execute(

@@ -91,10 +91,17 @@ class DecisionStore(Protocol):
         ...
 
     def claim_first(
-        self, case_ids: Sequence[str], annotator: str, *, max_age: float, exclusive: bool = True
+        self,
+        case_ids: Sequence[str],
+        annotator: str,
+        *,
+        max_age: float,
+        exclusive: bool = True,
+        undecided_only: bool = False,
     ) -> str | None:
         """Atomically claim for ``annotator`` the first of ``case_ids`` no one else holds (claims older than
-        ``max_age`` seconds lapse); None if all are held. ``exclusive=False`` (double coding) takes the first."""
+        ``max_age`` seconds lapse), or with ``undecided_only`` has decided; None if there is none.
+        ``exclusive=False`` (double coding wanted) takes the first."""
         ...
 
     def release(self, annotator: str) -> None: ...

@@ -9,9 +9,9 @@ import typer
 from rich.table import Table
 
 from iesi_nlp.cli.common import ProjectOption, console, user_errors
+from iesi_nlp.errors import RegistryError
 from iesi_nlp.project import Project
 from iesi_nlp.registry import (
-    RegistryError,
     current_user,
     is_model_folder,
     is_registry,
