@@ -26,11 +26,14 @@ PL_TEXT = (
 
 @pytest.fixture(scope="session", autouse=True)
 def embedding_cache(tmp_path_factory) -> Path:
-    """One embedding cache for the whole test session, never the user's own."""
-    path = tmp_path_factory.mktemp("cache") / "embeddings.sqlite"
+    """One embedding cache for the whole test session, never the user's own.
+
+    ``IESI_NLP_CACHE`` names its folder; the fixture's value is the cache file in it.
+    """
+    folder = tmp_path_factory.mktemp("cache")
     previous = os.environ.get("IESI_NLP_CACHE")
-    os.environ["IESI_NLP_CACHE"] = str(path)
-    yield path
+    os.environ["IESI_NLP_CACHE"] = str(folder)
+    yield folder / "embeddings.sqlite"
     if previous is None:
         os.environ.pop("IESI_NLP_CACHE", None)
     else:

@@ -52,12 +52,26 @@ def test_sentence_transformers_backend_offline(minilm):
     assert minilm.id.startswith("st:model@")
 
 
-def test_cache_embeds_each_text_once(tmp_path, minilm):
+def test_cache_embeds_each_text_once(tmp_path, minilm, monkeypatch):
+    embedded: list[list[str]] = []  # the texts that reached the model, call by call
+    model_embed = minilm.embed_documents
+
+    def counting(texts, languages=None):
+        embedded.append(list(texts))
+        return model_embed(texts, languages)
+
+    monkeypatch.setattr(minilm, "embed_documents", counting)
     cache = EmbeddingCache(tmp_path / "emb.sqlite")
     cached = CachedEmbedder(minilm, cache)
     first = cached.encode([EN_TEXT, DE_TEXT])
     assert (cached.hits, cached.misses) == (0, 2)
-    again = CachedEmbedder(minilm, EmbeddingCache(tmp_path / "emb.sqlite")).encode([DE_TEXT, EN_TEXT, PL_TEXT])
+    assert embedded == [[EN_TEXT, DE_TEXT]]
+    # A second embedder over the same file (a later run) finds the first two texts there.
+    embedded.clear()
+    rerun = CachedEmbedder(minilm, EmbeddingCache(tmp_path / "emb.sqlite"))
+    again = rerun.encode([DE_TEXT, EN_TEXT, PL_TEXT])
+    assert (rerun.hits, rerun.misses) == (2, 1)
+    assert embedded == [[PL_TEXT]]
     assert np.allclose(again[0], first[1]) and np.allclose(again[1], first[0])
     assert cache.count(minilm.id) == 3
     assert cache.count("another-model") == 0

@@ -46,13 +46,6 @@ class Label:
     exclude: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
 
-    def describe(self) -> str:
-        """Definition, inclusion notes and examples as one text (used for codebook similarity)."""
-        parts = [f"{self.name}. {self.definition}"]
-        parts += self.include
-        parts += self.examples
-        return " ".join(parts)
-
 
 @dataclass(frozen=True)
 class Dimension:

@@ -1,10 +1,11 @@
-"""Text preparation: language-aware sentences and passages, with character offsets.
+"""Text preparation: language-aware sentences, with character offsets.
 
 Sentences come from spaCy's blank pipeline for the text's language plus the
 rule-based ``sentencizer`` (no model download). Line breaks also end a
 sentence, because scraped pages put menus, headings and list items on lines of
 their own without final punctuation. Every span keeps its offsets into the
-original text, so later stages can point back at evidence.
+original text, so later stages can point back at evidence. A sentence too long
+for the embedding model is cut at words (:func:`sentence_units`).
 
 >>> [s.text for s in split_sentences("Erster Satz. Zweiter Satz!\\nMenü", "de")]
 ['Erster Satz.', 'Zweiter Satz!', 'Menü']
@@ -27,7 +28,6 @@ TokenCounter = Callable[[str], int]
 #: e5 and other XLM-R based models take 512 tokens; stay below with room for a prefix.
 DEFAULT_MAX_TOKENS = 480
 _LINE_BREAKS = re.compile(r"\n\s*")
-_WHITESPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -39,18 +39,10 @@ class Span:
     end: int
 
 
-@dataclass(frozen=True)
-class Passage(Span):
-    """Consecutive sentences that fit the embedding model's input together."""
-
-    first_sentence: int
-    last_sentence: int
-
-
 def approx_token_count(text: str) -> int:
     """Subword tokens of an XLM-R style tokenizer, estimated from length (about 3 characters each).
 
-    Errs on the high side for English and close for Finnish or Greek, so passages fit.
+    Errs on the high side for English and close for Finnish or Greek, so sentence units fit.
     """
     return max(1, math.ceil(len(text) / 3))
 
@@ -93,50 +85,6 @@ def _append_stripped(spans: list[Span], text: str, start: int, end: int) -> None
     start += len(piece) - len(piece.lstrip())
     end = start + len(stripped)
     spans.append(Span(stripped, start, end))
-
-
-def chunk_passages(
-    text: str,
-    language: str | None = None,
-    *,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
-    count_tokens: TokenCounter = approx_token_count,
-    sentences: list[Span] | None = None,
-) -> list[Passage]:
-    """Pack consecutive sentences into passages of at most ``max_tokens`` tokens.
-
-    A sentence longer than ``max_tokens`` is cut at whitespace into several
-    passages of its own. ``sentences`` can pass segmentation done already.
-    """
-    if max_tokens < 8:
-        raise ValueError(f"max_tokens must be at least 8, got {max_tokens}")
-    if sentences is None:
-        sentences = split_sentences(text, language)
-    passages: list[Passage] = []
-    current: list[tuple[int, Span]] = []
-    current_tokens = 0
-
-    def flush() -> None:
-        nonlocal current, current_tokens
-        if current:
-            first_index, first = current[0]
-            last_index, last = current[-1]
-            passages.append(Passage(text[first.start : last.end], first.start, last.end, first_index, last_index))
-        current, current_tokens = [], 0
-
-    for index, sentence in enumerate(sentences):
-        tokens = count_tokens(sentence.text)
-        if tokens > max_tokens:
-            flush()
-            for piece in _cut_long_span(text, sentence, max_tokens, count_tokens):
-                passages.append(Passage(piece.text, piece.start, piece.end, index, index))
-            continue
-        if current and current_tokens + tokens > max_tokens:
-            flush()
-        current.append((index, sentence))
-        current_tokens += tokens
-    flush()
-    return passages
 
 
 def sentence_units(
@@ -183,8 +131,3 @@ def _cut_long_span(text: str, span: Span, max_tokens: int, count_tokens: TokenCo
     if piece_start >= 0:
         pieces.append(Span(text[piece_start:piece_end], piece_start, piece_end))
     return pieces
-
-
-def normalise_whitespace(text: str) -> str:
-    """Collapse runs of whitespace (for comparing texts, never for storing them)."""
-    return _WHITESPACE.sub(" ", text).strip()

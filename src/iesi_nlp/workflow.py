@@ -43,10 +43,19 @@ NO_SEED = "none"
 
 
 def default_cache_path() -> Path:
-    """Where embeddings are cached: ``$IESI_NLP_CACHE`` or ``~/.cache/iesi-nlp/embeddings.sqlite``."""
+    """The embedding cache file: ``$IESI_NLP_CACHE/embeddings.sqlite``.
+
+    ``IESI_NLP_CACHE`` names a folder; unset or empty, it is ``${XDG_CACHE_HOME:-~/.cache}/iesi-nlp``.
+    It used to name the file itself, so a value that is an existing regular file (an old cache)
+    or, when it is not an existing folder, ends in ``.sqlite`` is still taken as the cache file:
+    a cache made before keeps being used.
+    """
     configured = os.environ.get("IESI_NLP_CACHE")
     if configured:
-        return Path(configured)
+        path = Path(configured)
+        if path.is_file() or (path.suffix == ".sqlite" and not path.is_dir()):
+            return path
+        return path / "embeddings.sqlite"
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "iesi-nlp" / "embeddings.sqlite"
 

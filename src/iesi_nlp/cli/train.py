@@ -60,7 +60,9 @@ EmbedderOption = Annotated[
 CacheOption = Annotated[
     Path | None,
     typer.Option(
-        "--cache", help="Embedding cache file. Default: $IESI_NLP_CACHE or ~/.cache/iesi-nlp/embeddings.sqlite."
+        "--cache",
+        help="Embedding cache file. Default: embeddings.sqlite in the folder $IESI_NLP_CACHE, "
+        "else ~/.cache/iesi-nlp/embeddings.sqlite.",
     ),
 ]
 FeatureSetOption = Annotated[
