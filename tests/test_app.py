@@ -405,11 +405,10 @@ def test_double_coding_hands_out_a_case_another_annotator_has_on_screen(app_env,
     for number, case in enumerate(store.cases()):  # every case is on someone else's screen
         assert store.claim_first([case.id], f"colleague-{number}", max_age=900) == case.id
     at = signed_in("anna")
-    print("CLAIMS", store.claims(max_age=900), at.caption[1].value if at.caption else None, at.info)
-    assert not at.subheader and "another annotator's screen" in at.info[0].value
+    assert not at.main.subheader and "another annotator's screen" in at.info[0].value
     monkeypatch.setenv("IESI_NLP_DOUBLE_CODING", "1")
     at = signed_in("anna")
-    assert at.subheader and case_on_screen(at) in {c.id for c in store.cases()}
+    assert at.main.subheader and case_on_screen(at) in {c.id for c in store.cases()}
 
 
 def test_adding_a_pasted_case_gives_suggestions_at_once(app_env):

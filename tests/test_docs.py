@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-USER_DOCS = [ROOT / "README.md", ROOT / "corpus" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+USER_DOCS = [
+    ROOT / "README.md",
+    ROOT / "corpus" / "README.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+    *sorted((ROOT / "src" / "iesi_nlp" / "codebooks").glob("*.yaml")),
+]
 
 #: ``../shared`` (the developers' sibling folder) or a path into its spec, data or seeds.
 DEVELOPER_PATH = re.compile(r"\.\./shared\b|\bshared/(?:spec|data|seeds)\b")

@@ -159,3 +159,64 @@ def test_the_screen_follows_a_change_of_serving_version(service):
     assert service.refresh() and service.version == first
     assert not service.refresh()
     assert second != first
+
+
+def test_decisions_export_the_suggestion_shown_in_the_same_form_as_classify(service, tmp_path):
+    from typer.testing import CliRunner
+
+    from iesi_nlp.cli.main import app
+    from iesi_nlp.coding.suggestion import DimensionSuggestion, Suggestion
+    from tests.conftest import read_jsonl
+
+    on_screen = shown(service, "r2")
+    service.accept_all(service.store.case("r2"), "anna", shown=on_screen)
+    runner = CliRunner()
+    output = tmp_path / "decisions.jsonl"
+    args = ["export", "--decisions", "--project", str(service.project.root), "-o", str(output)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = read_jsonl(output)
+    assert len(rows) == len(service.codebook.dimensions)
+    for row in rows:
+        assert DimensionSuggestion.from_dict(row["shown"]) == on_screen[row["dimension"]]
+        assert (row["annotator"], row["model_id"], row["model_version"]) == ("anna", service.model.id, service.version)
+    # classify writes the same suggestion object: its record reads back to what the screen showed.
+    classified = tmp_path / "suggestions.jsonl"
+    result = runner.invoke(app, ["classify", "--project", str(service.project.root), "-o", str(classified)])
+    assert result.exit_code == 0, result.output
+    record = next(r for r in read_jsonl(classified) if r["id"] == "r2")
+    assert Suggestion.from_record(record).dimensions == on_screen.dimensions
+
+
+def test_adjudication_goes_through_the_service_and_records_who_and_which_model(review_project):
+    from iesi_nlp.annotation.labels import settled_labels
+
+    service = ReviewService.for_project(review_project, retrain_every=1000, adjudicators=["lead"])
+    case = service.store.case("r1")
+    service.decide(case, "anna", {"service_domain": ["health"]}, Action.CORRECTED, shown=shown(service, "r1"))
+    service.decide(case, "emil", {"service_domain": ["education"]}, Action.CORRECTED, shown=shown(service, "r1"))
+    assert [d[:2] for d in service.disagreements()] == [("r1", "service_domain")]
+    with pytest.raises(AnnotationError, match="'anna' may not adjudicate case 'r1': adjudicators are lead"):
+        service.adjudicate("r1", "service_domain", ["health"], "anna")
+    with pytest.raises(AnnotationError, match="adjudications go through adjudicate"):
+        service.decide(case, "lead", {"service_domain": ["health"]}, Action.ADJUDICATED, shown=shown(service, "r1"))
+    service.adjudicate("r1", "service_domain", ["health"], "lead")
+    ruling = service.store.decisions(case_id="r1")[-1]
+    assert (ruling.action, ruling.annotator, ruling.final_labels) == (Action.ADJUDICATED, "lead", ("health",))
+    assert ruling.model_id == service.model.id and ruling.model_version == service.version
+    assert service.disagreements() == []
+    # The export's provenance names the adjudicator, not the two who disagreed ("anna+emil").
+    assert settled_labels(service.store)["r1"]["service_domain"] == (["health"], "adjudicated by lead")
+
+
+def test_a_pasted_case_is_validated_gets_its_language_and_a_duplicate_is_reported(service):
+    text = "Ein Pflegedienst besucht ältere Menschen zu Hause und bespricht ihre Medikamente per Videoanruf."
+    report = service.add_text(text, added_by="anna", title="Pflege per Video", country="de")
+    assert report.new == 1 and report.duplicates == 0
+    case = service.case(report.new_ids[0])
+    assert (case.title, case.language, case.country) == ("Pflege per Video", "de", "DE")
+    again = service.add_text(text, added_by="ben")
+    assert again.new == 0 and again.duplicates == 1
+    assert f"same text as case {case.id!r}" in again.reasons[0]
+    empty = service.add_text("   ", added_by="ben")
+    assert empty.new == 0 and empty.rejected == 1 and empty.reasons

@@ -48,7 +48,15 @@ from iesi_nlp.embedding import DEFAULT_EMBEDDER
 from iesi_nlp.errors import InputError, ProjectError
 from iesi_nlp.ingest import IngestOptions, Reject, expand_inputs, iter_ingest
 from iesi_nlp.records import CASE_FIELDS, Case, write_cases
-from iesi_nlp.registry import EVENTS_FILE, PROJECT_FILE, Version, file_lock, serving_version
+from iesi_nlp.registry import (
+    EVENTS_FILE,
+    PROJECT_FILE,
+    PROJECT_MODELS,
+    PROJECT_STORE,
+    Version,
+    file_lock,
+    serving_version,
+)
 from iesi_nlp.workflow import BUNDLED_SEED, NO_SEED, train_on_store
 
 PROJECT_FORMAT = 1
@@ -208,7 +216,7 @@ class Project:
             embedder=embedder,
             created=_now(),
         )
-        for folder in ("models", "exports", "uploads", "rejects"):
+        for folder in (PROJECT_MODELS, "exports", "uploads", "rejects"):
             (root / folder).mkdir(parents=True, exist_ok=True)
         (root / PROJECT_FILE).write_bytes(orjson.dumps(config.as_dict(), option=orjson.OPT_INDENT_2) + b"\n")
         project = cls(root, config)
@@ -225,12 +233,12 @@ class Project:
     @property
     def store(self) -> SqliteDecisionStore:
         if self._store is None:
-            self._store = SqliteDecisionStore(self.root / "decisions.sqlite", self.codebook)
+            self._store = SqliteDecisionStore(self.root / PROJECT_STORE, self.codebook)
         return self._store
 
     @property
     def models_dir(self) -> Path:
-        return self.root / "models"
+        return self.root / PROJECT_MODELS
 
     @property
     def exports_dir(self) -> Path:
@@ -453,6 +461,23 @@ class Project:
         reviewed = sum("review:" in (case.label_provenance or "") for case in cases)
         self.log({"event": "exported", "path": str(Path(output).resolve()), "cases": len(cases), "reviewed": reviewed})
         return Path(output), len(cases), reviewed
+
+
+    def export_decisions(self, output: Path | None = None) -> tuple[Path, int]:
+        """Write every review decision, with the suggestion shown and the model that made it, as JSONL.
+
+        One line per decision (:meth:`~iesi_nlp.annotation.store.Decision.to_record`), oldest first.
+        """
+        if output is None:
+            output = self.exports_dir / f"decisions-{_stamp()[:15]}.jsonl"
+        output = Path(output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        decisions = self.store.decisions()
+        with output.open("wb") as handle:
+            for decision in decisions:
+                handle.write(orjson.dumps(decision.to_record()) + b"\n")
+        self.log({"event": "decisions_exported", "path": str(output.resolve()), "decisions": len(decisions)})
+        return output, len(decisions)
 
 
 def write_case_table(cases: Sequence[Case], output: str | Path, codebook: Codebook) -> None:

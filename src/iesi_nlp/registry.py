@@ -53,6 +53,9 @@ LOCK_FILE = ".lock"
 #: A project's event log (see :mod:`iesi_nlp.project`); registry events are copied there.
 EVENTS_FILE = "events.jsonl"
 PROJECT_FILE = "project.json"
+#: Inside a project folder: its model registry and its decision store (the one place these names are defined).
+PROJECT_MODELS = "models"
+PROJECT_STORE = "decisions.sqlite"
 
 _VERSION_NAME = re.compile(r"^v(\d{4,})-([0-9a-f]{8})$")
 
@@ -163,7 +166,7 @@ def resolve_model_dir(path: str | Path) -> Path:
     if is_model_folder(path):
         return path
     if (path / PROJECT_FILE).is_file():
-        path = path / "models"
+        path = path / PROJECT_MODELS
     if is_registry(path):
         version = serving_version(path)
         if version is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from iesi_nlp.codebook import Codebook
 from iesi_nlp.coding.suggestion import DimensionSuggestion
@@ -56,6 +56,22 @@ class Decision:
     @property
     def suggested_scores(self) -> Mapping[str, float]:
         return self.shown.scores if self.shown is not None else {}
+
+    def to_record(self) -> dict[str, Any]:
+        """The decision as JSON (exports): ``shown`` in :meth:`DimensionSuggestion.to_dict`'s form, as the store keeps it."""
+        return {
+            "seq": self.seq,
+            "case_id": self.case_id,
+            "dimension": self.dimension,
+            "final_labels": list(self.final_labels),
+            "action": self.action.value,
+            "annotator": self.annotator,
+            "decided_at": self.decided_at,
+            "comment": self.comment,
+            "model_id": self.model_id,
+            "model_version": self.model_version,
+            "shown": self.shown.to_dict() if self.shown is not None else None,
+        }
 
 
 @dataclass(frozen=True)

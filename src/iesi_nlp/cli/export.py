@@ -31,6 +31,13 @@ def export_cli(
     include_unlabelled: Annotated[
         bool, typer.Option("--all", help="With --project: also the cases that have no label yet.")
     ] = False,
+    decisions: Annotated[
+        bool,
+        typer.Option(
+            "--decisions",
+            help="With --project: every review decision (JSONL), with the suggestion shown and the model version.",
+        ),
+    ] = False,
     store: StoreOption = LEGACY_STORE,
     seed: Annotated[
         list[Path] | None,
@@ -46,6 +53,12 @@ def export_cli(
     settled when its annotators agree or an adjudicator decided; disagreements wait.
     """
     with user_errors():
+        if decisions:
+            if project is None:
+                raise InputError("--decisions needs --project DIR: the decisions of which project?")
+            path, written = Project.open(project).export_decisions(output)
+            console.print(f"[green]✓[/] {written} decisions → {path}", highlight=False)
+            return
         if project is not None:
             path, written, reviewed = Project.open(project).export(output, include_unlabelled=include_unlabelled)
             console.print(f"[green]✓[/] {written} cases ({reviewed} with review decisions) → {path}", highlight=False)

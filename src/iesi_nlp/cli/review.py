@@ -59,6 +59,11 @@ def start_with_model(project: Project, model: Path) -> None:
     console.print(f"[green]✓[/] model {card.model_id} copied from {source}: {version.id} serves", highlight=False)
 
 
+def _names(option: str | None) -> list[str]:
+    """The names of a comma-separated option (``--annotators``, ``--adjudicators``)."""
+    return [name.strip() for name in (option or "").split(",") if name.strip()]
+
+
 def review_cli(
     cases: Annotated[
         list[Path] | None,
@@ -99,6 +104,21 @@ def review_cli(
     annotators: Annotated[
         str | None, typer.Option(help="Comma-separated names allowed to annotate (default: anyone by name).")
     ] = None,
+    adjudicators: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated names allowed to settle disagreements on the Adjudicate page (default: anyone); "
+            "others see it read only.",
+        ),
+    ] = None,
+    double_coding: Annotated[
+        bool,
+        typer.Option(
+            "--double-coding",
+            help="Hand a case that is on one annotator's screen to a second annotator too (to measure agreement); "
+            "by default each case goes to one screen at a time.",
+        ),
+    ] = False,
     password_env: Annotated[
         str | None,
         typer.Option(help="Name of an environment variable holding the password (kept out of the process list)."),
@@ -164,9 +184,11 @@ def review_cli(
             )
             console.print(f"[green]✓[/] model {version.name} serves", highlight=False)
         env = dict(os.environ)
-        env.update(app_environment(opened.root, retrain_every))
+        env.update(
+            app_environment(opened.root, retrain_every, adjudicators=_names(adjudicators), double_coding=double_coding)
+        )
         if annotators:
-            env["IESI_NLP_ANNOTATORS"] = annotators
+            env["IESI_NLP_ANNOTATORS"] = ",".join(_names(annotators))
         if password_env:
             if not os.environ.get(password_env):
                 raise IesiError(f"environment variable {password_env} is empty; set the password there first")
