@@ -151,8 +151,10 @@ def filters_from_sidebar(svc: ReviewService) -> ReviewFilters:
 #: (Streamlit's header takes the first 3.75rem). Full label names: option chips wrap rather
 #: than cut a long name short with an ellipsis.
 REVIEW_CSS = """<style>
-.st-key-actions {
+[data-testid="stLayoutWrapper"]:has(> .st-key-actions), .st-key-actions:not([data-testid="stLayoutWrapper"] > *) {
   position: sticky; top: 3.75rem; z-index: 990;
+}
+.st-key-actions {
   background-color: var(--st-background-color, #ffffff);
   padding: .45rem 0 .35rem 0; border-bottom: 1px solid rgba(49, 51, 63, .15);
 }
@@ -255,7 +257,7 @@ def action_bar(svc: ReviewService, case, annotator: str, suggestion: Suggestion)
                 key=COMMENT_KEY,
                 placeholder="Comment (for a flag)",
                 label_visibility="collapsed",
-                width=320,
+                width=260,
             )
         error = st.session_state.pop("review-error", None)
         if error:
