@@ -148,18 +148,27 @@ def filters_from_sidebar(svc: ReviewService) -> ReviewFilters:
 # -- the review page -----------------------------------------------------------------------
 
 #: The action bar stays at the top of the window however far a long case text is scrolled
-#: (Streamlit's header takes the first 3.75rem). Full label names: option chips wrap rather
-#: than cut a long name short with an ellipsis.
+#: (below Streamlit's header, 3.75rem, which gets the page's colour so that the text
+#: scrolls out of sight above the bar). Full label names: option chips wrap rather than
+#: cut a long name short.
 REVIEW_CSS = """<style>
 [data-testid="stLayoutWrapper"]:has(> .st-key-actions), .st-key-actions:not([data-testid="stLayoutWrapper"] > *) {
   position: sticky; top: 3.75rem; z-index: 990;
 }
 .st-key-actions {
-  background-color: var(--st-background-color, #ffffff);
-  padding: .45rem 0 .35rem 0; border-bottom: 1px solid rgba(49, 51, 63, .15);
+  background-color: BACKGROUND;
+  padding: .45rem 0 .35rem 0; border-bottom: 1px solid rgba(128, 128, 128, .25);
 }
+[data-testid="stHeader"] { background-color: BACKGROUND; }
 [data-testid="stButtonGroup"] button, [data-testid="stButtonGroup"] button p { max-width: none; white-space: normal; }
 </style>"""
+#: Streamlit's default background colours.
+BACKGROUNDS = {"light": "#ffffff", "dark": "#0e1117"}
+
+
+def review_css() -> str:
+    theme = getattr(getattr(st.context, "theme", None), "type", None)
+    return REVIEW_CSS.replace("BACKGROUND", BACKGROUNDS.get(theme or "light", BACKGROUNDS["light"]))
 
 
 def review_page() -> None:
@@ -174,7 +183,8 @@ def review_page() -> None:
     if pinned is None and _decided_here(st.session_state.get(CASE_ON_SCREEN)):
         # Partly decided (one dimension accepted): it has left "not yet reviewed" but stays until finished.
         pinned = svc.case(st.session_state[CASE_ON_SCREEN])
-    case = pinned or svc.next_case(candidates, annotator)
+    # In the "not yet reviewed" queue, a case someone else decided meanwhile is not handed out again.
+    case = pinned or svc.next_case(candidates, annotator, undecided_only=filters.status == "todo")
     if case is None:
         svc.release(annotator)
         if not svc.store.cases():
@@ -187,7 +197,7 @@ def review_page() -> None:
     suggestion = _shown_suggestion(svc, case)
     _show_suggestions_in_widgets(svc, case, suggestion)
     st.session_state[CASE_ON_SCREEN] = case.id
-    st.html(REVIEW_CSS)
+    st.html(review_css())
     st.caption(
         f"{plural(len(candidates), 'case')} in this queue · ordered by uncertainty (margin), "
         "rare labels first, look-alikes spread out"
@@ -301,10 +311,11 @@ def label_widget(dimension: Dimension, part: DimensionSuggestion, *, decided: bo
         )
 
 
-def case_text_html(text: str, part: DimensionSuggestion, dimension: Dimension) -> str:
+def case_text_html(text: str, part: DimensionSuggestion | None, dimension: Dimension) -> str:
     """The case text with the evidence for ``part``'s suggested labels marked (everything escaped)."""
     names = {label.id: label.name for label in dimension.labels}
-    spans = [(e.start, e.end, names.get(label, label)) for label, found in part.evidence.items() for e in found]
+    evidence = part.evidence.items() if part is not None else ()
+    spans = [(e.start, e.end, names.get(label, label)) for label, found in evidence for e in found]
     return f'<div class="case-text">{highlight_html(text, spans)}</div>'
 
 
@@ -586,10 +597,18 @@ def counts_caption(counts: DashboardCounts) -> str:
     )
 
 
+#: Session key of the dashboard's tables and what they were built from.
+DASHBOARD_KEY = "dashboard-tables"
+
+
 def dashboard_page() -> None:
     svc = service()
     st.title("Dashboard")
-    tables = dashboard_tables(svc)
+    # Built once per change of the decisions or of the serving model (choosing a dimension below reruns the page).
+    stamp = (svc.project.root if svc.project else svc.models, svc.store.version(), svc.model.id)
+    cached = st.session_state.get(DASHBOARD_KEY)
+    tables = cached[1] if cached is not None and cached[0] == stamp else dashboard_tables(svc)
+    st.session_state[DASHBOARD_KEY] = (stamp, tables)
     counts = tables.counts
     first, second, third = st.columns(3)
     first.metric("Cases reviewed", f"{counts.reviewed_cases} / {counts.cases}")
@@ -601,7 +620,12 @@ def dashboard_page() -> None:
     st.subheader("Languages of the cases")
     st.bar_chart(pd.Series([c.language or "?" for c in cases], dtype="object").value_counts())
     st.subheader("Labels in the training set (seed, your imported labels and settled reviews)")
-    dimension = st.selectbox("Dimension", svc.codebook.dimension_ids, key="dash-dim")
+    dimension = st.selectbox(
+        "Dimension",
+        svc.codebook.dimension_ids,
+        key="dash-dim",
+        format_func=lambda d: svc.codebook.dimension(d).name,
+    )
     st.bar_chart(pd.Series(dict(svc.label_counts().get(dimension, {})), dtype="float64"))
     st.subheader("Current model (cross-validated)")
     st.dataframe(tables.model_metrics, hide_index=True)
@@ -675,25 +699,23 @@ def adjudicate_page() -> None:
             st.markdown(f"**{_markdown_escape(title)}** · {_markdown_escape(dimension.name)}")
             if case is not None:
                 st.caption(case_caption(case))
-                with st.container(height=260):
-                    part = suggestion[dimension_id] if suggestion and dimension_id in suggestion.dimensions else None
-                    if part is not None:
-                        st.markdown(case_text_html(case.text, part, dimension), unsafe_allow_html=True)
-                    else:
-                        st.markdown(f'<div class="case-text">{html.escape(case.text)}</div>', unsafe_allow_html=True)
+                part = suggestion[dimension_id] if suggestion and dimension_id in suggestion.dimensions else None
+                text = case_text_html(case.text, part, dimension)
+                # A long text scrolls in its own box: the codings and the settle control stay close by.
+                st.markdown(
+                    f'<div style="max-height:16rem;overflow-y:auto;padding-right:.5rem">{text}</div>',
+                    unsafe_allow_html=True,
+                )
             else:
                 st.warning(f"Case {case_id} is no longer in the project.")
-            coders = sorted(by_annotator.items())
-            columns = st.columns(len(coders) + (1 if suggestion else 0))
-            for column, (who, labels) in zip(columns, coders, strict=False):
-                column.markdown(f"**{_markdown_escape(who)}**")
+            # Each annotator's coding side by side, and the model's suggestion last.
+            codings = [(f"**{_markdown_escape(who)}**", labels) for who, labels in sorted(by_annotator.items())]
+            if suggestion is not None and dimension_id in suggestion.dimensions:
+                version = _markdown_escape(suggestion.version or suggestion.model_id)
+                codings.append((f"*model ({version})*", suggestion[dimension_id].labels))
+            for column, (heading, labels) in zip(st.columns(len(codings)), codings, strict=True):
+                column.markdown(heading)
                 column.markdown("\n".join(f"- {_markdown_escape(names.get(label, label))}" for label in labels) or "–")
-            if suggestion and dimension_id in suggestion.dimensions:
-                model_labels = suggestion[dimension_id].labels
-                columns[-1].markdown(f"*model ({_markdown_escape(suggestion.version or suggestion.model_id)})*")
-                columns[-1].markdown(
-                    "\n".join(f"- {_markdown_escape(names.get(label, label))}" for label in model_labels) or "–"
-                )
             settle_control(svc, case_id, dimension, by_annotator, annotator, allowed)
 
 
@@ -769,14 +791,19 @@ def pasted_report_messages(report: AddReport) -> list[tuple[str, str]]:
     for reason in report.reasons:
         found = DUPLICATE_OF.search(reason)
         if found:
-            messages.append(("warning", f"Not added: this text is already in the project as case {found.group(1)}."))
+            case_id = _markdown_escape(found.group(1))
+            messages.append(("warning", f"Not added: this text is already in the project as case {case_id}."))
         else:
             # "…/uploads/…-pasted.jsonl row 1: why": the file is the screen's own, only the why matters.
             why = reason.split(": ", 1)[1] if reason.startswith(report.path) and ": " in reason else reason
-            messages.append(("warning", f"Not added: {why}"))
+            messages.append(("warning", f"Not added: {_markdown_escape(why)}"))
     if report.files_rejected and not report.reasons:
         messages.append(("warning", "Not added: the text could not be read."))
     return messages
+
+
+#: New cases shown with their suggestions after an upload (the others are in the queue).
+ADDED_SHOWN = 10
 
 
 def add_case_page() -> None:
@@ -787,8 +814,9 @@ def add_case_page() -> None:
         "its language is detected, and anything not added is shown with the reason."
     )
     title = st.text_input("Title (optional)", key="add-title")
-    url = st.text_input("URL (optional)", key="add-url")
-    country = st.text_input("Country (optional)", key="add-country", placeholder="a country name or ISO code")
+    link, where = st.columns([3, 1])
+    url = link.text_input("URL (optional)", key="add-url")
+    country = where.text_input("Country (optional)", key="add-country", placeholder="a name or ISO code")
     text = st.text_area("Paste a case description", height=200, key="add-text")
     upload = st.file_uploader("…or upload a file (anything `iesi-nlp ingest` reads)")
     if not st.button("Add and suggest", type="primary", key="add-case"):
@@ -824,7 +852,9 @@ def add_case_page() -> None:
     except IesiError as exc:
         st.error(str(exc))
         return
-    new = [case for case in (svc.case(case_id) for case_id in new_ids) if case is not None]
+    new = [case for case in (svc.case(case_id) for case_id in new_ids[:ADDED_SHOWN]) if case is not None]
+    if len(new_ids) > ADDED_SHOWN:
+        st.caption(f"The first {ADDED_SHOWN} of the {len(new_ids)} new cases, with their suggestions:")
     for case, suggestion in zip(new, svc.suggestions(new), strict=True):
         details = [f"language: {case.language or 'not detected'}"]
         if case.country:

@@ -158,3 +158,13 @@ def test_own_cases_become_the_default_only_where_their_labels_differ_from_the_se
     assert alike[0] == rule.unshifted_default and alike[0].own_weight == 1.0
     assert set(shifted) <= set(alike)  # the same recipes compete, only the default differs
     assert rule.candidates_for(15, shift=0.5)[0] == CANDIDATES[0]
+
+
+def test_folds_when_no_label_fills_every_fold():
+    # Three reviewed cases on a single-label dimension, each with another label: StratifiedKFold
+    # refuses (every class smaller than the folds); the folds still cover each case once.
+    from iesi_nlp.coding.training import Targets, make_folds
+
+    targets = Targets(np.arange(3), np.eye(3, dtype=int))
+    folds = make_folds(targets, multi_label=False, n_splits=3, seed=0)
+    assert sorted(int(i) for _, test in folds for i in test) == [0, 1, 2]

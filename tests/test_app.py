@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -290,58 +289,17 @@ def test_agreement_shows_why_there_is_no_alpha_never_none(app_env):
     assert "None" not in agreement.to_string()
 
 
-def test_dashboard_is_fast_on_five_thousand_decisions(app_env):
-    root = app_env.parent
-    store = store_of(app_env)
-    codebook = load_codebook()
-    store.add_cases(
-        [
-            Case(id=f"bulk-{i}", text=f"Case {i}: volunteers and the city run a video-call service.", language="en")
-            for i in range(400)
-        ],
-        added_by="test",
-    )
-    version = serving_version(root / "models")
-    model_id = version.card.model_id
+def test_dashboard_on_five_thousand_decisions(app_env, tmp_path):
+    # Its speed is measured by benchmarks/dashboard.py (goal < 1 s); here, that it counts right.
+    sys.path.insert(0, str(APP_SCRIPT.parents[1] / "benchmarks"))
+    import dashboard as bench
 
-    def decision(case_id: str, dimension, annotator: str, turn: int, skip: bool = False) -> Decision:
-        labels = dimension.label_ids
-        shown = DimensionSuggestion((labels[0],), {label: 1 / len(labels) for label in labels}, "supervised")
-        if skip:
-            return Decision(case_id, dimension.id, (), Action.SKIPPED, annotator, shown, model_id, version.id)
-        pick = labels[turn % len(labels)]
-        action = Action.ACCEPTED if pick == labels[0] else Action.CORRECTED
-        return Decision(case_id, dimension.id, (pick,), action, annotator, shown, model_id, version.id)
-
-    decisions = []
-    for i in range(400):  # 2,800
-        decisions += [decision(f"bulk-{i}", d, "anna", i) for d in codebook.dimensions]
-    for i in range(300):  # 2,100: ben disagrees on every third case
-        decisions += [decision(f"bulk-{i}", d, "ben", i + (i % 3 == 0)) for d in codebook.dimensions]
-    for i in range(100):  # 100
-        decisions.append(decision(f"bulk-{i}", codebook.dimensions[0], "carl", i, skip=True))
-    assert len(decisions) == 5000
-    for start in range(0, len(decisions), 1000):
-        store.record(decisions[start : start + 1000])
-
-    # The dashboard's tables on a service that has not read the decisions yet.
-    svc = ReviewService.for_project(Project.open(root))
-    started = time.perf_counter()
+    project = bench.busy_project(tmp_path / "busy", app_env.parent / "models")
+    svc = ReviewService.for_project(Project.open(project.root))
     tables = dashboard_tables(svc)
-    built = time.perf_counter() - started
-    assert tables.counts.decisions == 5000 and tables.counts.reviewed_cases == 400
-    assert tables.counts.disagreements > 0 and len(tables.agreement) == 7
-    assert built < 1.0, f"the dashboard's tables took {built:.2f} s on 5,000 decisions"
-
-    # And the whole page, as the screen renders it.
-    at = signed_in()
-    at.switch_page("views/dashboard.py")
-    started = time.perf_counter()
-    at.run()
-    rendered = time.perf_counter() - started
-    assert not at.exception, at.exception
-    assert at.metric[1].value == "5000"
-    assert rendered < 1.0, f"the dashboard took {rendered:.2f} s to render on 5,000 decisions"
+    assert tables.counts.decisions == 5000 and tables.counts.reviewed_cases == 400 and tables.counts.cases == 400
+    assert tables.counts.disagreements == 100 * 7 and tables.counts.annotators == 3
+    assert len(tables.agreement) == 7 and "None" not in tables.agreement.to_string()
 
 
 def disagreement(store: SqliteDecisionStore) -> None:
@@ -507,3 +465,47 @@ def test_case_text_cannot_inject_markup(app_env):
     blocks = [m.value for m in at.markdown if "case-text" in m.value]
     assert blocks and "<script>" not in blocks[0] and "<img" not in blocks[0]
     assert "&lt;script&gt;" in blocks[0]
+
+
+def test_review_command_configures_adjudicators_and_double_coding(review_project, monkeypatch):
+    from typer.testing import CliRunner
+
+    import iesi_nlp.cli.review as review_command
+    from iesi_nlp.cli.main import app
+
+    started = {}
+
+    def serve(command, env):
+        started.update(env)
+        return 0
+
+    monkeypatch.setattr(review_command, "serve_app", serve)
+    monkeypatch.setenv("IESI_NLP_ADJUDICATORS", "from-the-shell")  # the command's options decide
+    arguments = ["review", "--project", str(review_project.root), "--adjudicators", "lead, maria"]
+    result = CliRunner().invoke(app, [*arguments, "--double-coding"])
+    assert result.exit_code == 0, result.output
+    assert started["IESI_NLP_ADJUDICATORS"] == "lead,maria" and started["IESI_NLP_DOUBLE_CODING"] == "1"
+    assert started["IESI_NLP_PROJECT"] == str(review_project.root.resolve())
+    started.clear()
+    result = CliRunner().invoke(app, ["review", "--project", str(review_project.root)])
+    assert result.exit_code == 0, result.output
+    assert started["IESI_NLP_ADJUDICATORS"] == "" and started["IESI_NLP_DOUBLE_CODING"] == ""
+
+
+def test_uploading_a_file_adds_its_cases_through_the_service(app_env):
+    table = (
+        b"id,title,text,country\n"
+        b"up1,Meals on wheels,A volunteer network delivers hot meals to older people living alone every day.,FI\n"
+        b'up2,Repeat,"A charity runs a video clinic where patients with diabetes talk to a nurse each week.",IE\n'
+    )
+    at = signed_in()
+    at.switch_page("views/add_case.py").run()
+    at.file_uploader[0].set_value(("cases.csv", table, "text/csv")).run()
+    at.button(key="add-case").click().run()
+    assert not at.exception, at.exception
+    uploaded = {c.id: c for c in store_of(app_env).cases()}
+    assert uploaded["up1"].title == "Meals on wheels" and uploaded["up1"].language == "en" and "up2" not in uploaded
+    assert at.warning[0].value == "cases.csv: 1 added, 1 already in the project, 0 rejected"
+    assert any("same text as case" in c.value and "r1" in c.value for c in at.caption)
+    assert at.success[0].value.startswith("Added as case up1")
+    assert list((app_env.parent / "uploads").iterdir())  # the file is kept in the project, as `iesi-nlp add` would

@@ -462,7 +462,6 @@ class Project:
         self.log({"event": "exported", "path": str(Path(output).resolve()), "cases": len(cases), "reviewed": reviewed})
         return Path(output), len(cases), reviewed
 
-
     def export_decisions(self, output: Path | None = None) -> tuple[Path, int]:
         """Write every review decision, with the suggestion shown and the model that made it, as JSONL.
 

@@ -164,10 +164,6 @@ class ReviewService:
         stamp = self._pointer_stamp()
         path = resolve_model_dir(self.models)
         suggester = open_suggester(path, codebook=self.codebook)
-        if path == self.models:
-            suggester.version = None  # a model folder outside a registry
-        else:
-            suggester.version = path.name
         with self._lock:
             if self._vectors_of != suggester.embedder.id:
                 self._vectors, self._vectors_of = {}, suggester.embedder.id

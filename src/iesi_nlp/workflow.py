@@ -32,7 +32,7 @@ from iesi_nlp.errors import InputError
 from iesi_nlp.ingest import IngestOptions, Reject, expand_inputs, iter_ingest
 from iesi_nlp.ingest.sources import read_records
 from iesi_nlp.records import Case
-from iesi_nlp.registry import add_version, resolve_model_dir
+from iesi_nlp.registry import add_version, is_registry, resolve_model_dir
 from iesi_nlp.suggest import Suggester
 
 DEFAULT_MODEL_NAME = "default"
@@ -308,5 +308,6 @@ def open_suggester(
     resolved = resolve_model_dir(directory)
     model = load_model(resolved, codebook=codebook)
     embedder = cached_embedder(embedder_spec or model.embedder_spec, cache)
-    version = resolved.name if resolved != Path(directory) else None
+    # A version of a registry is named by its folder (v0003-…); a lone model folder has no version.
+    version = resolved.name if is_registry(resolved.parent) else None
     return Suggester(model, embedder, version=version, evidence=evidence)

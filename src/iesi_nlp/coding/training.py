@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 from joblib import Parallel, delayed
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold
 
 from iesi_nlp.codebook import Codebook, Dimension
 from iesi_nlp.coding.adaptation import AdaptationOptions, Recipe, label_prior_offsets, label_shift
@@ -145,6 +145,10 @@ def make_folds(targets: Targets, multi_label: bool, n_splits: int, seed: int) ->
         splitter = MultilabelStratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         return list(splitter.split(np.zeros(n), targets.matrix))
     classes = np.argmax(targets.matrix, axis=1)
+    if np.bincount(classes).max() < n_splits:
+        # No class fills every fold (a few reviewed cases, each with another label): there is
+        # nothing to stratify, and StratifiedKFold refuses; plain shuffled folds do.
+        return list(KFold(n_splits=n_splits, shuffle=True, random_state=seed).split(np.zeros(n)))
     with warnings.catch_warnings():  # a class with fewer members than folds is fine: it lands in some folds
         warnings.simplefilter("ignore", UserWarning)
         splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
