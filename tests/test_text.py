@@ -51,3 +51,24 @@ def test_overlong_sentence_is_cut_at_words():
     assert rebuilt.split() == text.split()
     for unit in units:
         assert text[unit.start : unit.end] == unit.text
+
+
+def test_ascii_shortcut_of_text_repair_changes_nothing_ftfy_would_not():
+    # repair_text skips ftfy for plain ASCII without control characters; on any ASCII text it
+    # must give exactly what ftfy gives.
+    import random
+    import string
+
+    import ftfy
+
+    from iesi_nlp.ingest.encoding import repair_text
+
+    rng = random.Random(0)
+    alphabet = string.printable + "\x00\x1b\x7f\x0c"
+    texts = ["plain words.", "line\r\nbreak", "escape \x1b[31mred\x1b[0m", "&amp; stays"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80))) for _ in range(3000)]
+    for text in texts:
+        expected = ftfy.fix_text(
+            text, normalization="NFC", unescape_html=False, uncurl_quotes=False, fix_character_width=False
+        )
+        assert repair_text(text) == expected, repr(text)

@@ -65,12 +65,15 @@ class DimensionSuggestion:
         """The ``n`` best-scored labels with their scores, best first (the runner-ups of a single-label pick)."""
         return sorted(self.scores.items(), key=lambda item: -item[1])[:n]
 
+    def evidence_dict(self) -> dict[str, list[dict[str, Any]]]:
+        return {label: [e.to_dict() for e in spans] for label, spans in self.evidence.items()}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "labels": list(self.labels),
             "scores": dict(self.scores),
             "source": self.source,
-            "evidence": {label: [e.to_dict() for e in spans] for label, spans in self.evidence.items()},
+            "evidence": self.evidence_dict(),
         }
 
     @classmethod
@@ -111,7 +114,7 @@ class Suggestion:
             "labels": {d: list(s.labels) for d, s in self.dimensions.items()},
             "scores": {d: dict(s.scores) for d, s in self.dimensions.items()},
             "source": {d: s.source for d, s in self.dimensions.items()},
-            "evidence": {d: s.to_dict()["evidence"] for d, s in self.dimensions.items()},
+            "evidence": {d: s.evidence_dict() for d, s in self.dimensions.items()},
             "model": self.model_id,
             "version": self.version,
         }
@@ -145,7 +148,7 @@ class Suggestion:
             part = self.dimensions[dimension_id]
             row += ["|".join(part.labels), part.source]
             row += [part.scores[label] for label in label_ids]
-        row.append(orjson.dumps({d: s.to_dict()["evidence"] for d, s in self.dimensions.items()}).decode())
+        row.append(orjson.dumps({d: s.evidence_dict() for d, s in self.dimensions.items()}).decode())
         return row
 
 

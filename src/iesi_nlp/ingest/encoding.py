@@ -59,12 +59,20 @@ def decode_bytes(data: bytes, *, where: str) -> str:
     return repair_text(text)
 
 
+#: What ftfy would still change in ASCII text: control characters (terminal escapes, \r line breaks, NUL...).
+_ASCII_FIXABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def repair_text(text: str) -> str:
     """Fix mojibake and odd Unicode (ftfy), keeping line breaks and the text otherwise intact.
 
     Curly quotes and full-width characters are left as written: they are not errors,
     and evidence is shown to annotators as the source has it.
     """
+    if text.isascii() and not _ASCII_FIXABLE.search(text):
+        # Plain ASCII without control characters has nothing for ftfy to fix (mojibake needs
+        # non-ASCII characters; line breaks and escapes are control characters): skip its cost.
+        return text
     return ftfy.fix_text(
         text, normalization="NFC", unescape_html=False, uncurl_quotes=False, fix_character_width=False, explain=False
     )
