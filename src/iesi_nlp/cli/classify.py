@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from iesi_nlp.annotation.labels import VerifiedLabels
 from iesi_nlp.bulk import DEFAULT_BATCH_SIZE, FORMATS, classify_files, classify_stream
 from iesi_nlp.cli.common import (
     CodebookOption,
@@ -94,7 +97,8 @@ def classify_cli(
             rejects=rejects,
             batch_size=batch_size,
             restart=restart,
-            progress=console.is_terminal,
+            progress=True,  # a bar on a terminal, a line every 30 s in a log
+            human=VerifiedLabels(opened.store) if opened else None,
         )
         if inputs:
             options = IngestOptions(
@@ -106,7 +110,18 @@ def classify_cli(
             )
             report = classify_files(inputs, suggester, output, ingest_options=options, **common)
         else:
-            report = classify_stream(opened.cases(), suggester, output, **common)
+            cases = opened.cases()
+            report = classify_stream(cases, suggester, output, total=len(cases), **common)
+    if report.interrupted:
+        resume = shlex.join(["iesi-nlp", *(a for a in sys.argv[1:] if a != "--restart")])
+        console.print(
+            f"[yellow]Stopped.[/] {report.classified:,} cases classified in this run"
+            f"{f' (after {report.resumed:,} from an earlier one)' if report.resumed else ''}, "
+            f"{report.classified + report.resumed:,} in {output} in all; every record written is complete.\n"
+            f"Resume with: {resume}",
+            highlight=False,
+        )
+        raise typer.Exit(130)
     rate = report.classified / report.seconds if report.seconds else 0.0
     console.print(
         f"[green]✓[/] {report.classified:,} cases classified → {output} ({rate:.1f} cases/s; "

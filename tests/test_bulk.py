@@ -1,0 +1,82 @@
+"""Bulk classification: interruption and resume, progress without a terminal, provenance."""
+
+from __future__ import annotations
+
+import io
+
+from typer.testing import CliRunner
+
+from iesi_nlp import bulk
+from iesi_nlp.bulk import classify_stream, split_origin
+from iesi_nlp.cli.main import app
+from iesi_nlp.records import Case, write_cases
+from iesi_nlp.workflow import open_suggester
+from tests.conftest import read_jsonl
+from tests.small_corpus import small_cases
+
+
+def cases(n: int) -> list[Case]:
+    return [Case(id=f"b{i}", text=case.text, language=case.language) for i, case in enumerate(small_cases()[:n])]
+
+
+def interrupted_after(items, n: int):
+    """The stream of ``items``, with Ctrl+C pressed after ``n`` of them."""
+    for number, item in enumerate(items):
+        if number == n:
+            raise KeyboardInterrupt
+        yield item
+
+
+def test_ctrl_c_keeps_whole_batches_and_the_same_call_resumes(trained, tmp_path):
+    _, _, directory = trained
+    suggester = open_suggester(directory)
+    output = tmp_path / "out.jsonl"
+    first = classify_stream(interrupted_after(cases(12), 9), suggester, output, batch_size=4)
+    assert first.interrupted and first.classified == 8  # two whole batches; the third never started
+    assert [r["id"] for r in read_jsonl(output)] == [f"b{i}" for i in range(8)]
+    second = classify_stream(cases(12), suggester, output, batch_size=4)
+    assert not second.interrupted and (second.resumed, second.classified) == (8, 4)
+    assert sorted(r["id"] for r in read_jsonl(output)) == sorted(f"b{i}" for i in range(12))
+
+
+def test_the_cli_says_where_it_stopped_and_how_to_resume(trained, tmp_path, monkeypatch):
+    _, _, directory = trained
+    source = tmp_path / "in.jsonl"
+    write_cases(cases(6), source)
+    output = tmp_path / "out.jsonl"
+    real = bulk._batches
+
+    def stop_after_first(items, size, on_reject, skip):
+        for number, batch in enumerate(real(items, size, on_reject, skip)):
+            if number == 1:
+                raise KeyboardInterrupt
+            yield batch
+
+    monkeypatch.setattr(bulk, "_batches", stop_after_first)
+    args = ["classify", str(source), "--model", str(directory), "-o", str(output), "--batch-size", "3", "--restart"]
+    monkeypatch.setattr("sys.argv", ["iesi-nlp", *args])
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 130, result.output
+    assert "Stopped." in result.output and "3 cases classified in this run" in result.output
+    resume = result.output.split("Resume with:")[1]
+    assert "iesi-nlp classify" in resume and "--restart" not in resume  # resuming must not start afresh
+    monkeypatch.setattr(bulk, "_batches", real)
+    result = CliRunner().invoke(app, args[:-1])
+    assert result.exit_code == 0 and "3 cases were already in" in result.output
+    assert len(read_jsonl(output)) == 6
+
+
+def test_without_a_terminal_progress_is_a_line_now_and_then(monkeypatch):
+    errors = io.StringIO()
+    monkeypatch.setattr("sys.stderr", errors)
+    progress = bulk._Progress(total=10, every=0.0)
+    progress.update(4)
+    progress.close()
+    assert errors.getvalue().startswith("classify: 4 of 10 cases done") and "cases/s, ETA" in errors.getvalue()
+
+
+def test_origin_splits_into_file_and_location():
+    assert split_origin("data/reports 2024/a.csv row 12") == ("data/reports 2024/a.csv", "row 12")
+    assert split_origin("x.jsonl line 3") == ("x.jsonl", "line 3")
+    assert split_origin("report.pdf") == ("report.pdf", "")
+    assert split_origin(None) == (None, None)
