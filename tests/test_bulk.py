@@ -80,3 +80,25 @@ def test_origin_splits_into_file_and_location():
     assert split_origin("x.jsonl line 3") == ("x.jsonl", "line 3")
     assert split_origin("report.pdf") == ("report.pdf", "")
     assert split_origin(None) == (None, None)
+
+
+def test_parquet_output_is_crash_safe_and_ends_as_one_file_with_each_case_once(trained, tmp_path):
+    import pandas as pd
+
+    _, _, directory = trained
+    suggester = open_suggester(directory)
+    output = tmp_path / "out.parquet"
+    first = classify_stream(interrupted_after(cases(12), 9), suggester, output, batch_size=4)
+    parts = output.with_name("out.parquet.parts")
+    assert first.interrupted and not output.exists() and len(list(parts.glob("part-*.parquet"))) == 2
+    (parts / "part-000003.tmp").write_bytes(b"PAR1 cut off by a kill")  # a part a killed run left half-written
+    second = classify_stream(cases(12), suggester, output, batch_size=4)
+    assert (second.resumed, second.classified) == (8, 4) and not parts.exists()
+    table = pd.read_parquet(output)
+    assert sorted(table["id"]) == sorted(f"b{i}" for i in range(12))
+    assert list(table.columns[:8]) == list(bulk.CASE_COLUMNS) and table["human_verified"].dtype == bool
+    assert table["score.service_domain.health"].dtype == float and isinstance(table["labels.actors"][0][0], str)
+    # Run again over more cases: the complete file resumes too, and stays one file, each case once.
+    third = classify_stream(cases(14), suggester, output, batch_size=4)
+    assert (third.resumed, third.classified) == (12, 2)
+    assert sorted(pd.read_parquet(output)["id"]) == sorted(f"b{i}" for i in range(14))

@@ -1,4 +1,4 @@
-"""Bulk classification: stream any input ``ingest`` reads through a :class:`~iesi_nlp.suggest.Suggester` into JSONL or CSV.
+"""Bulk classification: stream any input ``ingest`` reads through a :class:`~iesi_nlp.suggest.Suggester` into JSONL, CSV or Parquet.
 
 Memory stays flat whatever the input size: cases are read, embedded, coded and
 written in batches, and only the ids already written are kept (to resume). An
@@ -38,6 +38,7 @@ import datetime as dt
 import io
 import os
 import re
+import shutil
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -54,7 +55,7 @@ from iesi_nlp.ingest import IngestOptions, Reject, iter_ingest
 from iesi_nlp.records import Case
 from iesi_nlp.suggest import Suggester
 
-FORMATS = ("jsonl", "csv")
+FORMATS = ("jsonl", "csv", "parquet")
 #: The case's own fields at the start of every output record, in this order.
 CASE_COLUMNS = ("id", "title", "url", "case_source", "language", "country", "input_file", "input_location")
 #: What made the suggestion and whether a human already settled the case: at the end of every record.
@@ -113,7 +114,8 @@ def output_format(path: Path, requested: str | None) -> str:
         if requested not in FORMATS:
             raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {requested!r}")
         return requested
-    return "csv" if path.suffix.lower() == ".csv" else "jsonl"
+    suffix = path.suffix.lower()
+    return {".csv": "csv", ".parquet": "parquet"}.get(suffix, "jsonl")
 
 
 class _Writer:
@@ -181,7 +183,8 @@ class _Writer:
         csv.writer(buffer, lineterminator="\n").writerow(row)
         self.handle.write(buffer.getvalue().encode("utf-8"))
 
-    def write(self, case: Case, language: str | None, suggestion: Suggestion) -> None:
+    def _parts(self, case: Case, language: str | None, suggestion: Suggestion) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The case's fields and the provenance of its record (the suggestion is the third part)."""
         input_file, input_location = split_origin(case.origin)
         fields = {
             "id": case.id,
@@ -200,6 +203,11 @@ class _Writer:
             "human_verified": human is not None,
             "human_labels": human,
         }
+        return fields, provenance
+
+    def write(self, case: Case, language: str | None, suggestion: Suggestion) -> None:
+        fields, provenance = self._parts(case, language, suggestion)
+        human = provenance["human_labels"]
         if self.fmt == "jsonl":
             self.handle.write(orjson.dumps({**fields, **suggestion.to_record(), **provenance}) + b"\n")
             return
@@ -216,9 +224,122 @@ class _Writer:
         self.handle.flush()
         os.fsync(self.handle.fileno())
 
-    def close(self) -> None:
+    def close(self, *, complete: bool = True) -> None:
         self.flush()
         self.handle.close()
+
+
+class _ParquetWriter(_Writer):
+    """Parquet output, crash-safe: each batch is a part file renamed into ``OUTPUT.parts/`` when whole.
+
+    A part is written under a temporary name and ``os.replace``-d, so a killed run leaves whole
+    parts only; the next run reads their ids and goes on. When a run completes, the parts (and
+    an earlier complete OUTPUT) are merged into OUTPUT, one id once, and the parts removed.
+    Columns: the CSV form's, typed (labels as lists of strings, scores as floats).
+    """
+
+    def __init__(
+        self, path: Path, fmt: str, model: CodingModel, *, restart: bool, human: HumanLabels | None = None
+    ) -> None:
+        self.path, self.fmt, self.model, self.human = path, fmt, model, human
+        self.snapshot = model.card.training_set.hash if model.card is not None else None
+        self.parts = path.with_name(path.name + ".parts")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if restart:
+            path.unlink(missing_ok=True)
+            if self.parts.exists():
+                shutil.rmtree(self.parts)
+        self.parts.mkdir(exist_ok=True)
+        for leftover in self.parts.glob("*.tmp"):  # a part cut off by a crash: its cases are redone
+            leftover.unlink()
+        self.schema = self._schema()
+        self.done = set()
+        for file in self._files():
+            self.done |= self._read_done_ids_of(file)
+        self.rows: list[dict[str, Any]] = []
+        self.number = max((int(p.stem.split("-")[1]) for p in self.parts.glob("part-*.parquet")), default=0)
+
+    def _files(self) -> list[Path]:
+        return [*([self.path] if self.path.exists() else []), *sorted(self.parts.glob("part-*.parquet"))]
+
+    def _read_done_ids_of(self, file: Path) -> set[str]:
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(file, columns=["id", "model"])
+        except Exception as exc:  # noqa: BLE001 -- pyarrow raises several types for files that are not Parquet
+            raise InputError(
+                f"{file}: not a Parquet file of classify ({exc}); use --restart or another output"
+            ) from None
+        for model_id in set(table.column("model").to_pylist()):
+            self._check_model(model_id, str(file))
+        return set(table.column("id").to_pylist())
+
+    def _schema(self):
+        import pyarrow as pa
+
+        fields = [pa.field(c, pa.string()) for c in CASE_COLUMNS]
+        fields += [pa.field("model", pa.string()), pa.field("version", pa.string())]
+        for dimension_id, label_ids in self._labels().items():
+            fields += [
+                pa.field(f"labels.{dimension_id}", pa.list_(pa.string())),
+                pa.field(f"source.{dimension_id}", pa.string()),
+            ]
+            fields += [pa.field(f"score.{dimension_id}.{label}", pa.float64()) for label in label_ids]
+        fields += [pa.field("evidence", pa.string())]
+        fields += [pa.field("embedder", pa.string()), pa.field("training_snapshot", pa.string())]
+        fields += [pa.field("human_verified", pa.bool_()), pa.field("human_labels", pa.string())]
+        return pa.schema(fields)
+
+    def write(self, case: Case, language: str | None, suggestion: Suggestion) -> None:
+        fields, provenance = self._parts(case, language, suggestion)
+        row: dict[str, Any] = {**fields, "model": suggestion.model_id, "version": suggestion.version}
+        for dimension_id, part in suggestion.dimensions.items():
+            row[f"labels.{dimension_id}"] = list(part.labels)
+            row[f"source.{dimension_id}"] = part.source
+            row.update({f"score.{dimension_id}.{label}": float(p) for label, p in part.scores.items()})
+        row["evidence"] = orjson.dumps({d: s.evidence_dict() for d, s in suggestion.dimensions.items()}).decode()
+        human = provenance["human_labels"]
+        row.update({**provenance, "human_labels": orjson.dumps(human).decode() if human is not None else None})
+        self.rows.append(row)
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.number += 1
+        final = self.parts / f"part-{self.number:06d}.parquet"
+        temporary = final.with_suffix(".tmp")
+        pq.write_table(pa.Table.from_pylist(self.rows, schema=self.schema), temporary)
+        with temporary.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, final)
+        self.rows = []
+
+    def close(self, *, complete: bool = True) -> None:
+        self.flush()
+        if complete:
+            self._merge()
+
+    def _merge(self) -> None:
+        """Parts (and an earlier OUTPUT) into one OUTPUT, each id once; then the parts go."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        parts = sorted(self.parts.glob("part-*.parquet"))
+        if parts:
+            temporary = self.path.with_name(self.path.name + ".merging")
+            seen: set[str] = set()
+            with pq.ParquetWriter(temporary, self.schema) as out:
+                for file in self._files():
+                    table = pq.read_table(file, schema=self.schema)
+                    ids = table.column("id").to_pylist()
+                    keep = [i not in seen and not seen.add(i) for i in ids]
+                    out.write_table(table.filter(pa.array(keep, type=pa.bool_())))
+            os.replace(temporary, self.path)
+        shutil.rmtree(self.parts, ignore_errors=True)
 
 
 def _drop_partial_last_line(path: Path) -> None:
@@ -358,11 +479,13 @@ def classify_stream(
     rejects = Path(rejects) if rejects else output.with_name(output.name + ".rejects.jsonl")
     report = ClassifyReport()
     started = time.perf_counter()
-    writer = _Writer(output, fmt, suggester.model, restart=restart, human=human)
+    writer_class = _ParquetWriter if fmt == "parquet" else _Writer
+    writer = writer_class(output, fmt, suggester.model, restart=restart, human=human)
     stats_before = dataclasses.replace(suggester.stats)
     if restart and rejects.exists():
         rejects.unlink()
     bar = _Progress(total) if progress else None
+    completed = False
     try:
         with rejects.open("ab") as reject_file:
 
@@ -386,11 +509,13 @@ def classify_stream(
                 report.classified += len(batch)
                 if bar is not None:
                     bar.update(len(batch))
+        completed = True
     except KeyboardInterrupt:
         # Everything written is whole (flushed per batch); the next run resumes after it.
         report.interrupted = True
     finally:
-        writer.close()
+        # Merged into one file only when the run went through; an interrupted one keeps its parts.
+        writer.close(complete=completed)
         if bar is not None:
             bar.close()
         # Nothing rejected (in this run or an earlier one resumed): no empty rejects file to puzzle over.

@@ -50,7 +50,7 @@ def classify_cli(
         typer.Option(
             "--output",
             "-o",
-            help="Suggestions, one per case (JSONL, or CSV). Default: suggestions.jsonl, or "
+            help="Suggestions, one per case (JSONL; CSV or Parquet by suffix). Default: suggestions.jsonl, or "
             "PROJECT/exports/suggestions-VERSION.jsonl with --project.",
         ),
     ] = None,
