@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
 
+import pytest
 from typer.testing import CliRunner
 
 from iesi_nlp import bulk
@@ -102,3 +108,44 @@ def test_parquet_output_is_crash_safe_and_ends_as_one_file_with_each_case_once(t
     third = classify_stream(cases(14), suggester, output, batch_size=4)
     assert (third.resumed, third.classified) == (12, 2)
     assert sorted(pd.read_parquet(output)["id"]) == sorted(f"b{i}" for i in range(14))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
+def test_killed_at_random_moments_then_rerun_gives_each_case_exactly_once(trained, tmp_path, suffix):
+    import random
+
+    import pandas as pd
+
+    _, _, directory = trained
+    # 480 cases whose texts are in the session's embedding cache: the runs spend their time coding and writing.
+    many = [Case(id=f"k{i}", text=case.text, language=case.language) for i, case in enumerate(small_cases() * 10)]
+    source = tmp_path / "in.jsonl"
+    write_cases(many, source)
+    output = tmp_path / f"out.{suffix}"
+    command = [sys.executable, "-m", "iesi_nlp", "classify", str(source), "--model", str(directory)]
+    command += ["-o", str(output), "--batch-size", "4"]
+    parts = output.with_name(output.name + ".parts")
+
+    def written() -> int:
+        if suffix == "parquet":
+            return sum(len(pd.read_parquet(p)) for p in parts.glob("part-*.parquet")) if parts.exists() else 0
+        return len(output.read_bytes().splitlines()) if output.exists() else 0
+
+    rng = random.Random(7)
+    cut_short = []
+    for _ in range(4):
+        before = written()
+        run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
+        deadline = time.monotonic() + 120
+        while written() == before and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)  # wait for the first new batch, then kill at a random moment of the writing
+        time.sleep(rng.uniform(0.0, 0.6))
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=60)
+        cut_short.append(0 < written() < len(many))
+    assert any(cut_short), "no run was killed while it was writing"
+    finished = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), timeout=600)
+    assert finished.returncode == 0, finished.stderr
+    ids = list(pd.read_parquet(output)["id"]) if suffix == "parquet" else [r["id"] for r in read_jsonl(output)]
+    assert len(ids) == len(many) and set(ids) == {case.id for case in many}
