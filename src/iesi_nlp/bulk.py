@@ -32,6 +32,7 @@ provenance columns (``human_labels`` as a JSON string).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime as dt
@@ -367,6 +368,32 @@ def _drop_partial_last_line(path: Path) -> None:
         handle.truncate(0)
 
 
+class RejectLog:
+    """The rejects file, appended to; a reject already in it (a resumed run reads the input again) is not repeated."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if path.exists():
+            _drop_partial_last_line(path)
+        self.written = set(path.read_bytes().splitlines()) if path.exists() else set()
+        self.handle = path.open("ab")
+
+    def write(self, line: bytes) -> bool:
+        """Append one reject (a JSON line); False if the file holds it already."""
+        line = line.rstrip(b"\n")
+        if line in self.written:
+            return False
+        self.written.add(line)
+        self.handle.write(line + b"\n")
+        return True
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
 #: Without a terminal, progress is one line on stderr this often.
 LOG_EVERY_SECONDS = 30.0
 
@@ -487,7 +514,8 @@ def classify_stream(
     bar = _Progress(total) if progress else None
     completed = False
     try:
-        with rejects.open("ab") as reject_file:
+        reject_file = RejectLog(rejects)
+        with contextlib.closing(reject_file):
 
             def on_reject(item: Reject) -> None:
                 report.rejected += 1

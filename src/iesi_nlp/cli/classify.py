@@ -72,6 +72,17 @@ def classify_cli(
     ] = None,
     cache: CacheOption = None,
     codebook: CodebookOption = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Run on Ray Data with this many workers, each with its own embedder (pip install -e '.[ray]').",
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="Join this Ray cluster (e.g. ray://head:10001); with --workers.")
+    ] = None,
 ) -> None:
     """Suggest codes with calibrated scores, their source and evidence sentences, for every case.
 
@@ -83,6 +94,12 @@ def classify_cli(
         opened = Project.open(project) if project is not None else None
         if not inputs and opened is None:
             raise typer.BadParameter("give the files to classify, or --project DIR for a project's cases")
+        if (workers or ray_address) and not inputs:
+            raise typer.BadParameter("--workers runs over input files; give the files or folders to classify")
+        if workers or ray_address:
+            from iesi_nlp.distributed import require_ray
+
+            require_ray()  # says what to install before any model is loaded
         cb = codebook_from_option(codebook) if codebook else (opened.codebook if opened else None)
         model_dir = resolve_model_dir(
             model or (opened.models_dir if opened else DEFAULT_MODELS_DIR / DEFAULT_MODEL_NAME)
@@ -108,7 +125,25 @@ def classify_cli(
                 detect_language=False,
                 read_labels=False,
             )
-            report = classify_files(inputs, suggester, output, ingest_options=options, **common)
+            if workers or ray_address:
+                from iesi_nlp.distributed import classify_files_ray
+
+                report = classify_files_ray(
+                    inputs,
+                    model_dir,
+                    output,
+                    workers=workers or 1,
+                    ray_address=ray_address,
+                    codebook=cb,
+                    embedder_spec=embedder,
+                    cache=cache,
+                    evidence=not no_evidence,
+                    ingest_options=options,
+                    suggester=suggester,
+                    **common,
+                )
+            else:
+                report = classify_files(inputs, suggester, output, ingest_options=options, **common)
         else:
             cases = opened.cases()
             report = classify_stream(cases, suggester, output, total=len(cases), **common)
