@@ -32,19 +32,74 @@ def detect_encoding(sample: bytes, *, where: str) -> str:
     for bom, name in _BOMS:
         if sample.startswith(bom):
             return name
-    if b"\x00" in sample:
-        raise InputError(f"{where}: looks like a binary file (NUL bytes), not text")
+    nuls = sample.count(0)
+    if nuls:
+        utf16 = _utf16_without_bom(sample)
+        if utf16 is not None:
+            return utf16
+        if nuls > max(1, len(sample) // 10_000):
+            raise InputError(f"{where}: looks like a binary file (NUL bytes), not text")
+        # A stray NUL or two in text (a damaged export) is dropped with the other control
+        # characters by ``repair_text``; it must not cost every other row of the file.
+        sample = sample.replace(b"\x00", b"")
     try:
         sample.decode("utf-8")
         return "utf-8"
     except UnicodeDecodeError as exc:
-        # A sample cut in the middle of a multi-byte character is still UTF-8.
-        if exc.start >= len(sample) - 3 and len(sample) >= SAMPLE_BYTES:
+        # A sample (or a whole file) cut in the middle of a multi-byte character is still UTF-8:
+        # the cut character becomes U+FFFD and only its row is rejected.
+        if exc.reason == "unexpected end of data" and exc.end == len(sample):
             return "utf-8"
+    if _mostly_utf8(sample):
+        # UTF-8 with a few stray bytes (a Latin-1 value pasted in): read as UTF-8 so that only the
+        # rows holding the stray bytes are rejected, instead of guessing a legacy encoding that
+        # turns every accented letter of the file into mojibake.
+        return "utf-8"
     best = charset_normalizer.from_bytes(sample).best()
     if best is None:
         raise InputError(f"{where}: cannot tell the text encoding; the file may be binary")
     return best.encoding
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """``utf-16-le`` or ``utf-16-be`` for UTF-16 text saved without a byte order mark, else None.
+
+    Latin-script text in UTF-16 has a NUL as the high byte of most characters, so the NUL bytes
+    sit almost all at odd offsets (little-endian) or at even offsets (big-endian); random binary
+    data spreads its few NUL bytes evenly.
+    """
+    head = sample[: min(len(sample), 1 << 16) & ~1]
+    if len(head) < 8:
+        return None
+    odd_nuls, even_nuls, half = head[1::2].count(0), head[0::2].count(0), len(head) // 2
+    for encoding, high, low in (("utf-16-le", odd_nuls, even_nuls), ("utf-16-be", even_nuls, odd_nuls)):
+        if high >= half * 0.5 and low <= half * 0.02:
+            try:
+                text = head.decode(encoding)
+            except UnicodeDecodeError as exc:
+                # Only a character cut by the end of the sample is allowed.
+                if exc.end < len(head):
+                    continue
+                text = head[: exc.start].decode(encoding)
+            if sum(ch.isprintable() or ch in "\t\r\n" for ch in text) >= 0.95 * len(text):
+                return encoding
+    return None
+
+
+def _mostly_utf8(sample: bytes) -> bool:
+    """True when ``sample`` holds more well-formed UTF-8 multi-byte characters than invalid bytes.
+
+    Text in a legacy 8-bit encoding (Windows-1252, Latin-2...) practically never forms valid
+    UTF-8 sequences, so one such sequence per stray byte is strong evidence of UTF-8.
+    """
+    text = sample.decode("utf-8", errors="replace")
+    invalid = text.count("\ufffd")
+    valid = len(text) - len(text.encode("ascii", errors="ignore")) - invalid
+    return valid > 0 and valid >= invalid
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
 
 
 def decode_bytes(data: bytes, *, where: str) -> str:
@@ -53,8 +108,13 @@ def decode_bytes(data: bytes, *, where: str) -> str:
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.end == len(data):
+            problem = "the file ends in the middle of a character (cut off?)"
+        else:
+            problem = "the file mixes encodings"
         raise InputError(
-            f"{where}: bytes at offset {exc.start} are not valid {encoding}; the file mixes encodings"
+            f"{where}: bytes at offset {exc.start:,} (line {_line_of(data, exc.start):,}) are not valid "
+            f"{encoding}; {problem}"
         ) from None
     return repair_text(text)
 

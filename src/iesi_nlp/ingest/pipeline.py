@@ -174,11 +174,14 @@ class Ingestor:
             return
         try:
             records = read_records(path, max_text_chars=self.options.max_text_chars, sheet=self.options.sheet)
-            first = True
+            first, checked = True, False
             for raw in records:
-                if first:
+                first = False
+                if not checked and raw.problem is None:
+                    # The columns are checked on the first row that could be read: a damaged first
+                    # row must not turn a table without a text column into one "text is empty" per row.
                     self._check_columns(raw)
-                    first = False
+                    checked = True
                 yield from self._ingest_record(raw)
             if first:
                 yield self._reject_file(path, "file has no rows")
@@ -193,8 +196,8 @@ class Ingestor:
         return Reject("file", str(path), "", reason if reason.startswith(str(path)) else f"{path}: {reason}")
 
     def _check_columns(self, raw: RawRecord) -> None:
-        """A table whose first row lacks the text column or a mapped column is rejected as a whole file."""
-        if raw.problem is not None or raw.location == "":
+        """A table whose first readable row lacks the text column or a mapped column is rejected as a whole file."""
+        if raw.location == "":
             return
         if self._column_for("text", raw.fields) is None:
             wanted = self.options.columns.get("text") or " / ".join(DEFAULT_COLUMNS["text"])
@@ -252,11 +255,17 @@ class Ingestor:
             data.update({k: _clean_value(v) for k, v in fields.items() if k in DEFAULT_COLUMNS})
 
         text = data.get("text")
-        if not isinstance(text, str) or not text.strip():
+        if text is not None and not isinstance(text, str):
+            column = self._column_for("text", fields) or "text"
+            raise InputError(f"{where}: text (column {column!r}) must be a string, got {_kind(text)}: {_short(text)}")
+        if not text or not text.strip():
             raise InputError(f"{where}: text is empty")
         text = repair_text(html_fragment_to_text(text) if raw.location else text)
         if "\ufffd" in text:
-            raise InputError(f"{where}: text holds undecodable bytes (the file mixes encodings)")
+            raise InputError(
+                f"{where}: text holds undecodable bytes (the file mixes encodings, or is cut off in the middle "
+                "of a character)"
+            )
         if len(text) > self.options.max_text_chars:
             raise InputError(
                 f"{where}: text has {len(text):,} characters, more than the limit of "
@@ -275,7 +284,10 @@ class Ingestor:
         if not data.get("source") and self.options.default_source:
             data["source"] = self.options.default_source
 
-        case_id = str(data.get("id") or "").strip() or stable_case_id(str(raw.path.name), raw.location, text[:200])
+        raw_id = data.get("id")
+        if isinstance(raw_id, bool | bytes | Mapping | list | tuple | set):  # a JSON list or object, a flag
+            raise InputError(f"{where}: id must be a string or a number, got {_kind(raw_id)}: {_short(raw_id)}")
+        case_id = str(raw_id or "").strip() or stable_case_id(str(raw.path.name), raw.location, text[:200])
         data["id"] = case_id
         if case_id in self._seen_ids:
             raise InputError(f"{where}: duplicate id {case_id!r} (first seen at {self._seen_ids[case_id]})")
@@ -366,10 +378,14 @@ def normalise_country(value: Any, where: str) -> str | None:
         return pycountry.countries.lookup(text).alpha_2
     except LookupError:
         pass
-    try:
-        matches = pycountry.countries.search_fuzzy(text)
-    except LookupError:
-        matches = []
+    matches = []
+    # Fuzzy search only for names: it also matches region codes and substrings, so a failed
+    # code ('xx', '12') would silently come back as some country.
+    if len(text) > 3 and not any(ch.isdigit() for ch in text):
+        try:
+            matches = pycountry.countries.search_fuzzy(text)
+        except LookupError:
+            matches = []
     if matches:  # best match first, e.g. 'Reunion' -> RE before FR (of which it is a region)
         return matches[0].alpha_2
     raise InputError(f"{where}: country {text!r} is not a country name or ISO 3166 code (e.g. 'PL' or 'Poland')")
@@ -378,6 +394,8 @@ def normalise_country(value: Any, where: str) -> str | None:
 def _parse_year(value: Any, where: str) -> int | None:
     if value in (None, ""):
         return None
+    if isinstance(value, bool):
+        raise InputError(f"{where}: year {value!r} holds no four-digit year")
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
@@ -386,6 +404,30 @@ def _parse_year(value: Any, where: str) -> int | None:
     if not match:
         raise InputError(f"{where}: year {value!r} holds no four-digit year")
     return int(match.group(0))
+
+
+def _kind(value: Any) -> str:
+    """A value's type in words a user of JSON or a spreadsheet knows."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, bytes):
+        return "bytes"
+    return type(value).__name__
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """The start of a value as JSON (as the user wrote it), for a reason."""
+    try:
+        text = orjson.dumps(value, default=str).decode()
+    except (orjson.JSONEncodeError, TypeError):  # integers beyond 64 bits, nesting deeper than orjson writes
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _kept_record(fields: Mapping[str, Any]) -> dict[str, Any]:
