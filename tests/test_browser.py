@@ -345,7 +345,7 @@ def test_a_review_session_in_a_real_browser(review_server):
 
         # The dashboard, its counts in full words.
         page.get_by_role("link", name="Dashboard").click()
-        expect(main_area.get_by_text("Cases reviewed")).to_be_visible(timeout=60_000)
+        expect(main_area.get_by_text("Cases reviewed", exact=True)).to_be_visible(timeout=60_000)
         wait_idle(page)
         reviewed = main_area.get_by_test_id("stMetric").first.get_by_test_id("stMetricValue").inner_text()
         assert reviewed == "3 / 5"
