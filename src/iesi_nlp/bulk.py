@@ -36,6 +36,7 @@ import contextlib
 import csv
 import dataclasses
 import datetime as dt
+import functools
 import io
 import os
 import re
@@ -173,11 +174,13 @@ class _Writer:
                 "to redo it with this model use --restart, or choose another output"
             )
 
-    def _labels(self) -> dict[str, list[str]]:
+    @functools.cached_property
+    def label_ids(self) -> dict[str, list[str]]:
+        """Dimension → label ids, codebook order (the columns of the CSV and Parquet forms); built once."""
         return {dimension_id: head.label_ids for dimension_id, head in self.model.dimensions.items()}
 
     def _csv_header(self) -> list[str]:
-        return [*CASE_COLUMNS, *csv_columns(self._labels()), *PROVENANCE_COLUMNS]
+        return [*CASE_COLUMNS, *csv_columns(self.label_ids), *PROVENANCE_COLUMNS]
 
     def _write_csv_row(self, row: Sequence[Any]) -> None:
         buffer = io.StringIO()
@@ -216,7 +219,7 @@ class _Writer:
         self._write_csv_row(
             [
                 *(fields[c] or "" for c in CASE_COLUMNS),
-                *suggestion.csv_cells(self._labels()),
+                *suggestion.csv_cells(self.label_ids),
                 *(provenance[c] for c in PROVENANCE_COLUMNS),
             ]
         )
@@ -281,7 +284,7 @@ class _ParquetWriter(_Writer):
 
         fields = [pa.field(c, pa.string()) for c in CASE_COLUMNS]
         fields += [pa.field("model", pa.string()), pa.field("version", pa.string())]
-        for dimension_id, label_ids in self._labels().items():
+        for dimension_id, label_ids in self.label_ids.items():
             fields += [
                 pa.field(f"labels.{dimension_id}", pa.list_(pa.string())),
                 pa.field(f"source.{dimension_id}", pa.string()),
@@ -392,6 +395,20 @@ class RejectLog:
 
     def close(self) -> None:
         self.handle.close()
+
+
+def end_run(
+    writer: _Writer, bar: _Progress | None, rejects: Path, report: ClassifyReport, started: float, *, completed: bool
+) -> None:
+    """What every run does last, however it ended (the in-process and the Ray path alike)."""
+    # Merged into one file only when the run went through; an interrupted one keeps its parts.
+    writer.close(complete=completed)
+    if bar is not None:
+        bar.close()
+    # Nothing rejected (in this run or an earlier one resumed): no empty rejects file to puzzle over.
+    if rejects.exists() and rejects.stat().st_size == 0:
+        rejects.unlink()
+    report.seconds = time.perf_counter() - started
 
 
 #: Without a terminal, progress is one line on stderr this often.
@@ -542,14 +559,7 @@ def classify_stream(
         # Everything written is whole (flushed per batch); the next run resumes after it.
         report.interrupted = True
     finally:
-        # Merged into one file only when the run went through; an interrupted one keeps its parts.
-        writer.close(complete=completed)
-        if bar is not None:
-            bar.close()
-        # Nothing rejected (in this run or an earlier one resumed): no empty rejects file to puzzle over.
-        if rejects.exists() and rejects.stat().st_size == 0:
-            rejects.unlink()
-        report.seconds = time.perf_counter() - started
+        end_run(writer, bar, rejects, report, started, completed=completed)
         report.embedded = suggester.stats.embedded - stats_before.embedded
         report.cached = suggester.stats.cached - stats_before.cached
         report.embedding_seconds = suggester.stats.seconds - stats_before.seconds

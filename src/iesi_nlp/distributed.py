@@ -18,7 +18,6 @@ killed at any moment resumes with the same command, as in-process.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -34,6 +33,7 @@ from iesi_nlp.bulk import (  # the writers are shared with the in-process path
     _ParquetWriter,
     _Progress,
     _Writer,
+    end_run,
     output_format,
 )
 from iesi_nlp.codebook import Codebook
@@ -201,10 +201,5 @@ def classify_files_ray(
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
-        writer.close(complete=completed)
-        if bar is not None:
-            bar.close()
-        if rejects.exists() and rejects.stat().st_size == 0:
-            rejects.unlink()
-        report.seconds = time.perf_counter() - started
-    return dataclasses.replace(report)
+        end_run(writer, bar, rejects, report, started, completed=completed)
+    return report

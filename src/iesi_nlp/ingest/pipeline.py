@@ -21,7 +21,7 @@ from iesi_nlp.codebook import Codebook
 from iesi_nlp.errors import InputError, LabelError
 from iesi_nlp.ingest.encoding import html_fragment_to_text, repair_text
 from iesi_nlp.ingest.language import detect_language
-from iesi_nlp.ingest.sources import SUPPORTED_SUFFIXES, RawRecord, read_records
+from iesi_nlp.ingest.sources import SUPPORTED_SUFFIXES, RawRecord, json_kind, read_records
 from iesi_nlp.records import CASE_FIELDS, Case, case_from_dict, stable_case_id
 
 #: Column names tried, in order, for each case field when no mapping is given.
@@ -257,7 +257,9 @@ class Ingestor:
         text = data.get("text")
         if text is not None and not isinstance(text, str):
             column = self._column_for("text", fields) or "text"
-            raise InputError(f"{where}: text (column {column!r}) must be a string, got {_kind(text)}: {_short(text)}")
+            raise InputError(
+                f"{where}: text (column {column!r}) must be a string, got {json_kind(text)}: {_short(text)}"
+            )
         if not text or not text.strip():
             raise InputError(f"{where}: text is empty")
         text = repair_text(html_fragment_to_text(text) if raw.location else text)
@@ -286,7 +288,7 @@ class Ingestor:
 
         raw_id = data.get("id")
         if isinstance(raw_id, bool | bytes | Mapping | list | tuple | set):  # a JSON list or object, a flag
-            raise InputError(f"{where}: id must be a string or a number, got {_kind(raw_id)}: {_short(raw_id)}")
+            raise InputError(f"{where}: id must be a string or a number, got {json_kind(raw_id)}: {_short(raw_id)}")
         case_id = str(raw_id or "").strip() or stable_case_id(str(raw.path.name), raw.location, text[:200])
         data["id"] = case_id
         if case_id in self._seen_ids:
@@ -404,21 +406,6 @@ def _parse_year(value: Any, where: str) -> int | None:
     if not match:
         raise InputError(f"{where}: year {value!r} holds no four-digit year")
     return int(match.group(0))
-
-
-def _kind(value: Any) -> str:
-    """A value's type in words a user of JSON or a spreadsheet knows."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, bytes):
-        return "bytes"
-    return type(value).__name__
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -14,7 +14,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -289,14 +289,14 @@ def _read_jsonl(path: Path) -> Iterator[RawRecord]:
                     path,
                     location,
                     {"raw": data},
-                    problem=f"expected a JSON object per line ({{...}}), got {_json_kind(data)}",
+                    problem=f"expected a JSON object per line ({{...}}), got {json_kind(data)}",
                 )
                 continue
             yield RawRecord(path, location, data)
 
 
-def _json_kind(value: Any) -> str:
-    """What a JSON value is, in JSON's words: 'an array', 'a string'..."""
+def json_kind(value: Any) -> str:
+    """What a value is, in the words of JSON (and of its user): 'an array', 'a string', 'an object'..."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -305,9 +305,13 @@ def _json_kind(value: Any) -> str:
         return "a number"
     if isinstance(value, str):
         return "a string"
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return "an array"
-    return "an object"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, bytes):
+        return "bytes"
+    return type(value).__name__
 
 
 def _damage(exc: BaseException) -> str:
