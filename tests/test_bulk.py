@@ -81,6 +81,34 @@ def test_without_a_terminal_progress_is_a_line_now_and_then(monkeypatch):
     assert errors.getvalue().startswith("classify: 4 of 10 cases done") and "cases/s, ETA" in errors.getvalue()
 
 
+def test_the_bar_gets_its_total_counted_from_the_inputs_for_an_eta(tmp_path, monkeypatch):
+    import pandas as pd
+    from fpdf import FPDF
+
+    from iesi_nlp.ingest import estimate_cases
+
+    (tmp_path / "a.jsonl").write_text('{"text": "x"}\n{"text": "y"}\n{"text": "z"}')  # no final newline
+    pd.DataFrame({"text": ["a", "b"]}).to_csv(tmp_path / "b.csv", index=False)
+    pd.DataFrame({"text": ["a", "b", "c", "d"]}).to_parquet(tmp_path / "c.parquet")
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.output(str(tmp_path / "d.pdf"))
+    (tmp_path / "e.parquet.broken").write_bytes(b"unsupported: not counted")
+    (tmp_path / "f.parquet").write_bytes(b"damaged: counted as 0, reading it says why")
+    assert estimate_cases([tmp_path]) == 3 + 2 + 4 + 1
+
+    errors = io.StringIO()
+    monkeypatch.setattr("sys.stderr", errors)
+    progress = bulk.start_progress(True, None, [tmp_path], already_done=4)  # 4 resumed: 6 left
+    for _ in range(200):
+        if progress.total is not None:
+            break
+        time.sleep(0.01)
+    progress.every = 0.0
+    progress.update(3)
+    assert progress.total == 6 and errors.getvalue().startswith("classify: 3 of 6 cases done")
+
+
 def test_origin_splits_into_file_and_location():
     assert split_origin("data/reports 2024/a.csv row 12") == ("data/reports 2024/a.csv", "row 12")
     assert split_origin("x.jsonl line 3") == ("x.jsonl", "line 3")

@@ -42,6 +42,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ import orjson
 from iesi_nlp.coding.model import CodingModel
 from iesi_nlp.coding.suggestion import Suggestion, csv_columns
 from iesi_nlp.errors import InputError
-from iesi_nlp.ingest import IngestOptions, Reject, iter_ingest
+from iesi_nlp.ingest import IngestOptions, Reject, estimate_cases, iter_ingest
 from iesi_nlp.records import Case
 from iesi_nlp.suggest import Suggester
 
@@ -411,6 +412,18 @@ def end_run(
     report.seconds = time.perf_counter() - started
 
 
+def start_progress(
+    wanted: bool, total: int | None, count_from: Sequence[str | Path] | None, *, already_done: int
+) -> _Progress | None:
+    """The run's progress display, or None; its total is ``total`` or counted from the input files."""
+    if not wanted:
+        return None
+    bar = _Progress(total)
+    if total is None and count_from:
+        bar.count_in_background(count_from, already_done)
+    return bar
+
+
 #: Without a terminal, progress is one line on stderr this often.
 LOG_EVERY_SECONDS = 30.0
 
@@ -426,6 +439,24 @@ class _Progress:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, unit=" cases", desc="classify", file=sys.stderr)
+
+    def count_in_background(self, inputs: Sequence[str | Path], already_done: int) -> None:
+        """Estimate the cases still to do from ``inputs`` on a thread, and give the bar its total (and ETA).
+
+        On a thread, because counting the lines of a large file takes seconds the run need not wait for.
+        """
+
+        def count() -> None:
+            self.set_total(max(0, estimate_cases(inputs) - already_done))
+
+        threading.Thread(target=count, name="count-cases", daemon=True).start()
+
+    def set_total(self, total: int) -> None:
+        total = max(total, self.done)  # an estimate: never below what is already done
+        self.total = total
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.refresh()
 
     def update(self, n: int) -> None:
         self.done += n
@@ -495,6 +526,7 @@ def classify_files(
         restart=restart,
         progress=progress,
         human=human,
+        count_from=inputs,
     )
 
 
@@ -510,12 +542,13 @@ def classify_stream(
     progress: bool = False,
     human: HumanLabels | None = None,
     total: int | None = None,
+    count_from: Sequence[str | Path] | None = None,
 ) -> ClassifyReport:
     """Classify a stream of cases (rejects are written to ``rejects``) into ``output``, resuming as above.
 
     ``human``: the labels people already settled (a project's store), given with each case they cover.
     ``progress``: a live bar on a terminal, else a line every :data:`LOG_EVERY_SECONDS` (``total``, when
-    known, gives the bar its ETA). Ctrl+C stops after the batch being written: the report says
+    known, gives the bar its ETA; else ``count_from``, the input files, are counted on a thread). Ctrl+C stops after the batch being written: the report says
     ``interrupted`` and the same call resumes.
     """
     output = Path(output)
@@ -528,7 +561,7 @@ def classify_stream(
     stats_before = dataclasses.replace(suggester.stats)
     if restart and rejects.exists():
         rejects.unlink()
-    bar = _Progress(total) if progress else None
+    bar = start_progress(progress, total, count_from, already_done=len(writer.done))
     completed = False
     try:
         reject_file = RejectLog(rejects)

@@ -10,15 +10,20 @@
    in-process writer, so resuming, provenance, formats and rejects are exactly those of the
    in-process path (an id seen twice is rejected as a duplicate, as ingestion does).
 
-Ray is optional (``pip install -e ".[ray]"``). Without ``--ray-address`` a local Ray
-runtime starts with ``N`` worker CPUs. What is written is flushed per batch, so a run
-killed at any moment resumes with the same command, as in-process.
+Ray is optional (``pip install -e ".[ray]"``). Each worker gets ``threads_per_worker`` CPUs
+(by default this machine's cores shared out between the workers) and Ray holds its
+embedder to that many threads (``OMP_NUM_THREADS``), so workers do not fight over cores.
+Without ``--ray-address`` a local Ray runtime starts with those CPUs plus one for reading.
+What is written is flushed per batch, so a run killed at any moment resumes with the same
+command, as in-process. A worker that dies is restarted by Ray and its batch done again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -31,10 +36,10 @@ from iesi_nlp.bulk import (  # the writers are shared with the in-process path
     HumanLabels,
     RejectLog,
     _ParquetWriter,
-    _Progress,
     _Writer,
     end_run,
     output_format,
+    start_progress,
 )
 from iesi_nlp.codebook import Codebook
 from iesi_nlp.coding.suggestion import Suggestion
@@ -43,6 +48,9 @@ from iesi_nlp.ingest import IngestOptions, Reject, expand_inputs
 from iesi_nlp.ingest.pipeline import Ingestor
 from iesi_nlp.records import Case
 from iesi_nlp.suggest import Suggester
+
+#: Target size of the blocks the reading tasks emit: a few cases each (the actor pool bundles them into batches).
+READ_BLOCK_BYTES = 8 * 1024
 
 INSTALL_HINT = 'the Ray path needs Ray Data: pip install -e ".[ray]" (or pip install "ray[data]==2.60.0")'
 
@@ -83,14 +91,34 @@ class _SuggestActor:
         cases = [Case.model_validate_json(payloads[i]) for i in positions]
         languages: list[str | None] = [None] * len(kinds)
         suggestions: list[str] = [""] * len(kinds)
+        # The batch's embedding counts ride on its first row, so the driver's summary adds them up.
+        embedded, cached, seconds = [0] * len(kinds), [0] * len(kinds), [0.0] * len(kinds)
         if cases:
+            before = dataclasses.replace(self.suggester.stats)
             documents = self.suggester.embed(cases)
             for i, document, suggestion in zip(
                 positions, documents, self.suggester.suggest_embedded(cases, documents), strict=True
             ):
                 languages[i] = document.language
                 suggestions[i] = orjson.dumps(suggestion.to_record()).decode()
-        return {"kind": kinds, "payload": payloads, "language": languages, "suggestion": suggestions}
+            stats = self.suggester.stats
+            embedded[0] = stats.embedded - before.embedded
+            cached[0] = stats.cached - before.cached
+            seconds[0] = stats.seconds - before.seconds
+        return {
+            "kind": kinds,
+            "payload": payloads,
+            "language": languages,
+            "suggestion": suggestions,
+            "embedded": embedded,
+            "cached": cached,
+            "embedding_seconds": seconds,
+        }
+
+
+def default_threads_per_worker(workers: int) -> int:
+    """This machine's cores shared out between ``workers`` (at least one each)."""
+    return max(1, (os.cpu_count() or 1) // workers)
 
 
 def classify_files_ray(
@@ -99,6 +127,7 @@ def classify_files_ray(
     output: str | Path,
     *,
     workers: int,
+    threads_per_worker: int | None = None,
     ray_address: str | None = None,
     codebook: Codebook | None = None,
     embedder_spec: str | None = None,
@@ -116,6 +145,8 @@ def classify_files_ray(
     """Classify every case in ``inputs`` into ``output`` on Ray Data; resume where an earlier run stopped.
 
     ``suggester``: the model already opened by the caller (else it is opened here); each worker opens its own.
+    ``threads_per_worker``: CPUs (and embedder threads) per worker; by default
+    :func:`default_threads_per_worker`.
     """
     ray = require_ray()
     from iesi_nlp.workflow import open_suggester
@@ -139,18 +170,26 @@ def classify_files_ray(
     if restart and rejects.exists():
         rejects.unlink()
     files = [str(path) for path in expand_inputs(inputs)]
+    threads = threads_per_worker or default_threads_per_worker(workers)
     if not ray.is_initialized():
         if ray_address:
             ray.init(address=ray_address, log_to_driver=False)
         else:
-            # One CPU per embedding worker, and one for the reading tasks, so that reading never waits for
-            # a CPU the workers hold (with exactly ``workers`` CPUs, the actors took them all and reading starved).
-            ray.init(num_cpus=workers + 1, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            # The workers' CPUs, and one for the reading tasks, so that reading never waits for a CPU the
+            # workers hold (with exactly the workers' CPUs, the actors took them all and reading starved).
+            # Ray's CPUs are slots, not cores: on 2 cores, 2 workers of 1 thread each and the reader share them.
+            ray.init(
+                num_cpus=workers * threads + 1, include_dashboard=False, log_to_driver=False, configure_logging=False
+            )
     # Ray Data's own progress lines and INFO logs would interleave with ours: ours say it all.
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # the same order, and so the same output, as in-process
     context.enable_progress_bars = False
+    # Small blocks: a file's cases leave its reading task in many blocks rather than one, so that one
+    # large CSV feeds every worker (with the default 128 MiB blocks, one file meant one busy worker).
+    # The actor pool bundles blocks back up to ``batch_size`` cases per call.
+    context.target_max_block_size = READ_BLOCK_BYTES
     dataset = ray.data.from_items([{"path": path} for path in files], override_num_blocks=max(1, len(files)))
     dataset = dataset.flat_map(
         _ingest_file, fn_kwargs={"codebook": local.model.codebook, "options": options}, num_cpus=0.5
@@ -165,16 +204,20 @@ def classify_files_ray(
         ),
         batch_size=batch_size,
         compute=ray.data.ActorPoolStrategy(size=workers),
-        num_cpus=1,
+        # Ray sets OMP_NUM_THREADS to an actor's CPUs: this is what holds each embedder to its threads.
+        num_cpus=threads,
         batch_format="default",
     )
     seen: dict[str, str] = {}
-    bar = _Progress(None) if progress else None
+    bar = start_progress(progress, None, files, already_done=len(writer.done))
     completed = False
     try:
         reject_file = RejectLog(rejects)
         with contextlib.closing(reject_file):
             for row in dataset.iter_rows():
+                report.embedded += row["embedded"]
+                report.cached += row["cached"]
+                report.embedding_seconds += row["embedding_seconds"]
                 if row["kind"] == "reject":
                     report.rejected += 1
                     reject_file.write(row["payload"].encode())

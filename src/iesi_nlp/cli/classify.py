@@ -80,6 +80,15 @@ def classify_cli(
             help="Run on Ray Data with this many workers, each with its own embedder (pip install -e '.[ray]').",
         ),
     ] = None,
+    threads_per_worker: Annotated[
+        int | None,
+        typer.Option(
+            "--threads-per-worker",
+            min=1,
+            help="CPUs and embedder threads per Ray worker. Default: this machine's cores shared out between the "
+            "workers (on a cluster, give the cores of one worker).",
+        ),
+    ] = None,
     ray_address: Annotated[
         str | None, typer.Option("--ray-address", help="Join this Ray cluster (e.g. ray://head:10001); with --workers.")
     ] = None,
@@ -94,6 +103,8 @@ def classify_cli(
         opened = Project.open(project) if project is not None else None
         if not inputs and opened is None:
             raise typer.BadParameter("give the files to classify, or --project DIR for a project's cases")
+        if threads_per_worker and not (workers or ray_address):
+            raise typer.BadParameter("--threads-per-worker goes with --workers (the Ray path)")
         if (workers or ray_address) and not inputs:
             raise typer.BadParameter("--workers runs over input files; give the files or folders to classify")
         if workers or ray_address:
@@ -133,6 +144,7 @@ def classify_cli(
                     model_dir,
                     output,
                     workers=workers or 1,
+                    threads_per_worker=threads_per_worker,
                     ray_address=ray_address,
                     codebook=cb,
                     embedder_spec=embedder,

@@ -21,7 +21,7 @@ from iesi_nlp.codebook import Codebook
 from iesi_nlp.errors import InputError, LabelError
 from iesi_nlp.ingest.encoding import html_fragment_to_text, repair_text
 from iesi_nlp.ingest.language import detect_language
-from iesi_nlp.ingest.sources import SUPPORTED_SUFFIXES, RawRecord, json_kind, read_records
+from iesi_nlp.ingest.sources import SUPPORTED_SUFFIXES, RawRecord, estimate_records, json_kind, read_records
 from iesi_nlp.records import CASE_FIELDS, Case, case_from_dict, stable_case_id
 
 #: Column names tried, in order, for each case field when no mapping is given.
@@ -147,6 +147,11 @@ def expand_inputs(paths: Iterable[str | Path]) -> Iterator[Path]:
                     yield child
         else:
             yield path
+
+
+def estimate_cases(paths: Iterable[str | Path]) -> int:
+    """About how many cases ``paths`` hold, without parsing them (see :func:`~.sources.estimate_records`)."""
+    return sum(estimate_records(path) for path in expand_inputs(paths) if path.suffix.lower() in SUPPORTED_SUFFIXES)
 
 
 class Ingestor:
