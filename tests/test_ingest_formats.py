@@ -164,3 +164,21 @@ def test_mixed_language_text_gets_its_main_language():
     detected = detect_language(abstract + "\n\n" + body)
     assert detected.code == "pl"
     assert detect_language("12345 67890 !!!") is None
+
+
+def test_a_quoted_glob_reads_the_files_it_matches(tmp_path, codebook, frame):
+    from iesi_nlp.errors import InputError
+    from iesi_nlp.ingest import check_inputs
+
+    (tmp_path / "2024").mkdir()
+    frame.iloc[:2].to_csv(tmp_path / "2024" / "a.csv", index=False)
+    frame.iloc[2:].to_csv(tmp_path / "b.csv", index=False)
+    (tmp_path / "notes.txt").write_text(EN_TEXT, encoding="utf-8")
+    pattern = str(tmp_path / "**" / "*.csv")
+    check_inputs([pattern])  # matches: no error
+    cases, rejects, _ = run([pattern], codebook)
+    assert [c.id for c in cases] == ["a1", "a2", "a3"] and rejects == []
+    with pytest.raises(InputError, match=r"\*\.pdf: no file matches this pattern"):
+        check_inputs([str(tmp_path / "*.pdf")])
+    with pytest.raises(InputError, match="input not found"):
+        check_inputs([tmp_path / "absent.csv"])

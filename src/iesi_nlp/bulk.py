@@ -54,7 +54,7 @@ import orjson
 from iesi_nlp.coding.model import CodingModel
 from iesi_nlp.coding.suggestion import Suggestion, csv_columns
 from iesi_nlp.errors import InputError
-from iesi_nlp.ingest import IngestOptions, Reject, estimate_cases, iter_ingest
+from iesi_nlp.ingest import IngestOptions, Reject, check_inputs, estimate_cases, iter_ingest
 from iesi_nlp.records import Case
 from iesi_nlp.suggest import Suggester
 
@@ -511,9 +511,7 @@ def classify_files(
     human: HumanLabels | None = None,
 ) -> ClassifyReport:
     """Classify every case in ``inputs`` into ``output``; resume where an earlier run stopped."""
-    for path in inputs:
-        if not Path(path).exists():
-            raise InputError(f"{path}: input not found")
+    check_inputs(inputs)
     options = ingest_options or IngestOptions(dedupe_texts=False, detect_language=False, read_labels=False)
     _, items = iter_ingest(inputs, suggester.model.codebook, options)
     return classify_stream(

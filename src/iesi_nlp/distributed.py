@@ -44,7 +44,7 @@ from iesi_nlp.bulk import (  # the writers are shared with the in-process path
 from iesi_nlp.codebook import Codebook
 from iesi_nlp.coding.suggestion import Suggestion
 from iesi_nlp.errors import InputError
-from iesi_nlp.ingest import IngestOptions, Reject, expand_inputs
+from iesi_nlp.ingest import IngestOptions, Reject, check_inputs, expand_inputs
 from iesi_nlp.ingest.pipeline import Ingestor
 from iesi_nlp.records import Case
 from iesi_nlp.suggest import Suggester
@@ -151,9 +151,7 @@ def classify_files_ray(
     ray = require_ray()
     from iesi_nlp.workflow import open_suggester
 
-    for path in inputs:
-        if not Path(path).exists():
-            raise InputError(f"{path}: input not found")
+    check_inputs(inputs)
     # The driver opens the model too: it checks model and embedder before any worker starts,
     # and the writer needs the model's labels and card.
     local = suggester or open_suggester(

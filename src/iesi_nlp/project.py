@@ -45,8 +45,8 @@ from iesi_nlp.annotation.sqlite import SqliteDecisionStore
 from iesi_nlp.codebook import Codebook, load_codebook
 from iesi_nlp.coding.training import TrainingData, TrainOptions
 from iesi_nlp.embedding import DEFAULT_EMBEDDER
-from iesi_nlp.errors import InputError, ProjectError
-from iesi_nlp.ingest import IngestOptions, Reject, expand_inputs, iter_ingest
+from iesi_nlp.errors import ProjectError
+from iesi_nlp.ingest import IngestOptions, Reject, check_inputs, expand_inputs, expand_patterns, iter_ingest
 from iesi_nlp.records import CASE_FIELDS, Case, write_cases
 from iesi_nlp.registry import (
     EVENTS_FILE,
@@ -306,9 +306,8 @@ class Project:
         that does not exist, before anything is added.
         """
         options = options or IngestOptions()
-        for path in paths:
-            if not Path(path).exists():
-                raise InputError(f"{path}: input not found")
+        check_inputs(paths)
+        paths = expand_patterns(paths)  # a glob adds each file it matches, on its own line of the report
         # Texts are deduplicated here, against the project and across the files, rather than by
         # the ingestor: a repeated text is then a "duplicate" (with the case it repeats), not a reject.
         options = dataclasses.replace(options, dedupe_texts=False)

@@ -29,7 +29,7 @@ from iesi_nlp.coding.training import TrainingData, TrainOptions, train
 from iesi_nlp.corpus import load_corpus
 from iesi_nlp.embedding import DEFAULT_EMBEDDER, Embedder, make_embedder
 from iesi_nlp.errors import InputError
-from iesi_nlp.ingest import IngestOptions, Reject, expand_inputs, iter_ingest
+from iesi_nlp.ingest import IngestOptions, Reject, check_inputs, expand_inputs, expand_patterns, iter_ingest
 from iesi_nlp.ingest.sources import read_records
 from iesi_nlp.records import Case
 from iesi_nlp.registry import add_version, is_registry, resolve_model_dir
@@ -96,10 +96,9 @@ def read_labelled_files(
     result = UserCases()
     # One ingestor for every file: an id or text repeated across files is an error too.
     ingestor, _ = iter_ingest([], codebook, options)
-    for item in inputs:
+    check_inputs(inputs)
+    for item in expand_patterns(inputs):
         path = Path(item)
-        if not path.exists():
-            raise InputError(f"{path}: input not found")
         cases: list[Case] = []
         rejects: list[Reject] = []
         for file in expand_inputs([path]):

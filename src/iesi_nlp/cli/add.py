@@ -23,8 +23,7 @@ from iesi_nlp.cli.common import (
     user_errors,
 )
 from iesi_nlp.embedding import DEFAULT_EMBEDDER
-from iesi_nlp.errors import InputError
-from iesi_nlp.ingest import SUPPORTED_SUFFIXES, IngestOptions
+from iesi_nlp.ingest import SUPPORTED_SUFFIXES, IngestOptions, check_inputs
 from iesi_nlp.project import DEFAULT_PROJECT_DIR, AddReport, Project, open_or_create
 from iesi_nlp.registry import current_user
 
@@ -39,9 +38,7 @@ def checked_inputs(
     sheet: str | None,
 ) -> IngestOptions:
     """Check the inputs and options before a project is made, so a typo leaves no empty project behind."""
-    for path in inputs:
-        if not path.exists():
-            raise InputError(f"{path}: input not found")
+    check_inputs(inputs)
     cb = Project.open(project).codebook if Project.is_project(project) else codebook_from_option(codebook)
     return ingest_options(cb, column, label, source=source, sheet=sheet)
 

@@ -8,8 +8,10 @@ from iesi_nlp.ingest.pipeline import (
     Ingestor,
     IngestReport,
     Reject,
+    check_inputs,
     estimate_cases,
     expand_inputs,
+    expand_patterns,
     ingest_to_files,
     iter_ingest,
 )
@@ -24,9 +26,11 @@ __all__ = [
     "Ingestor",
     "RawRecord",
     "Reject",
+    "check_inputs",
     "detect_language",
     "estimate_cases",
     "expand_inputs",
+    "expand_patterns",
     "ingest_to_files",
     "iter_ingest",
 ]

@@ -7,6 +7,7 @@ or as a :class:`Reject` naming the file, the row or page and the reason; the
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import re
 from collections import Counter
@@ -137,16 +138,46 @@ class IngestReport:
         }
 
 
+def _is_pattern(raw: str) -> bool:
+    return any(char in raw for char in "*?[")
+
+
 def expand_inputs(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Files named directly, and supported files found under folders (sorted, hidden ones skipped)."""
-    for raw in paths:
-        path = Path(raw)
+    """Files named directly, supported files found under folders, and files or folders a glob matches.
+
+    Folders are searched recursively (sorted, hidden entries skipped). A glob (``reports/**/*.pdf``,
+    quoted so the shell leaves it alone) is expanded only when no file has that very name.
+    """
+    for path in expand_patterns(paths):
         if path.is_dir():
             for child in sorted(path.rglob("*")):
                 if child.is_file() and not any(part.startswith(".") for part in child.relative_to(path).parts):
                     yield child
         else:
             yield path
+
+
+def expand_patterns(paths: Iterable[str | Path]) -> list[Path]:
+    """``paths`` with each glob replaced by the files and folders it matches (sorted); other paths as given."""
+    expanded: list[Path] = []
+    for raw in paths:
+        if not Path(raw).exists() and _is_pattern(str(raw)):
+            expanded.extend(Path(match) for match in sorted(glob.glob(str(raw), recursive=True)))
+        else:
+            expanded.append(Path(raw))
+    return expanded
+
+
+def check_inputs(paths: Iterable[str | Path]) -> None:
+    """Raise :class:`InputError` for an input that does not exist or a glob that matches nothing (before any work)."""
+    for raw in paths:
+        if Path(raw).exists():
+            continue
+        if _is_pattern(str(raw)):
+            if not glob.glob(str(raw), recursive=True):
+                raise InputError(f"{raw}: no file matches this pattern")
+            continue
+        raise InputError(f"{raw}: input not found")
 
 
 def estimate_cases(paths: Iterable[str | Path]) -> int:
@@ -460,9 +491,7 @@ def ingest_to_files(
 ) -> IngestReport:
     """Ingest inputs into a cases JSONL file and a rejects JSONL file; return the counts."""
     paths = list(paths)
-    for path in paths:
-        if not Path(path).exists():
-            raise InputError(f"{path}: input not found")
+    check_inputs(paths)
     ingestor, items = iter_ingest(paths, codebook, options)
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     Path(rejects).parent.mkdir(parents=True, exist_ok=True)
@@ -486,7 +515,9 @@ __all__ = [
     "IngestReport",
     "Ingestor",
     "Reject",
+    "check_inputs",
     "expand_inputs",
+    "expand_patterns",
     "ingest_to_files",
     "iter_ingest",
 ]
