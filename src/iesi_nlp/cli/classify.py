@@ -164,10 +164,11 @@ def classify_cli(
         console.print(
             f"[yellow]Stopped.[/] {report.classified:,} cases classified in this run"
             f"{f' (after {report.resumed:,} from an earlier one)' if report.resumed else ''}, "
-            f"{report.classified + report.resumed:,} in {output} in all; every record written is complete.\n"
-            f"Resume with: {resume}",
+            f"{report.classified + report.resumed:,} in {output} in all; every record written is complete.",
             highlight=False,
         )
+        # soft_wrap: the terminal wraps the command, not rich, so it copies and pastes as one line.
+        console.print(f"Resume with: {resume}", highlight=False, soft_wrap=True, markup=False)
         raise typer.Exit(130)
     rate = report.classified / report.seconds if report.seconds else 0.0
     console.print(
