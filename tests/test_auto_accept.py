@@ -96,3 +96,99 @@ def test_a_reviewed_outcome_outweighs_the_out_of_fold_one_for_the_same_case():
 def test_the_target_must_be_a_precision():
     with pytest.raises(ValueError, match="between 0 and 1"):
         choose_threshold("d", [0.5], [True], 1.5)
+
+
+# --- through training and classify -----------------------------------------------------------
+
+
+def test_training_saves_the_own_cases_out_of_fold_outcomes_and_the_card_reports_them(tmp_path, embedding_cache):
+    from iesi_nlp.codebook import load_codebook
+    from iesi_nlp.coding.auto_accept import read_outcomes
+    from iesi_nlp.coding.card import read_card
+    from iesi_nlp.coding.training import TrainingData, TrainOptions
+    from iesi_nlp.workflow import train_and_save
+    from tests.small_corpus import small_cases
+
+    cases = small_cases()
+    seed, own = cases[::2], cases[1::2]
+    _, _, folder = train_and_save(
+        TrainingData(seed=seed, own=own),
+        load_codebook(),
+        name="own",
+        models_dir=tmp_path,
+        options=TrainOptions(folds=3),
+    )
+    outcomes = read_outcomes(folder)
+    own_ids = {case.id for case in own}
+    assert outcomes and {o.case_id for o in outcomes} <= own_ids  # the seed never counts
+    assert {o.dimension_id for o in outcomes} == {"service_domain", "actors"}
+    assert all(o.origin == "out_of_fold" and 0.0 <= o.score <= 1.0 for o in outcomes)
+    card = read_card(folder)
+    domain = card.auto_accept["service_domain"]
+    assert set(domain) == {"0.90", "0.95"}
+    judged = sum(o.dimension_id == "service_domain" for o in outcomes)
+    assert domain["0.95"].outcomes == judged and not domain["0.95"].threshold  # 24 own cases: too few
+    assert "more reviews" in domain["0.95"].reason
+    assert "## Auto-accept" in (folder / "model.md").read_text()
+
+
+def test_classify_marks_what_passes_and_says_why_the_rest_does_not(trained, tmp_path):
+    import shutil
+
+    import orjson
+    from typer.testing import CliRunner
+
+    from iesi_nlp.cli.main import app
+    from iesi_nlp.coding.auto_accept import OUTCOMES_FILE
+    from iesi_nlp.records import write_cases
+    from tests.conftest import read_jsonl
+    from tests.small_corpus import small_cases
+
+    _, _, directory = trained
+    model = tmp_path / "model"
+    shutil.copytree(directory, model)
+    # 100 judged service_domain suggestions, all right at scores ≥ 0.5: that dimension passes from 0.5 up.
+    rows = [
+        {
+            "case_id": f"j{i}",
+            "dimension_id": "service_domain",
+            "label_id": "health",
+            "score": 0.5 + i / 200,
+            "correct": True,
+            "origin": "reviewed",
+        }
+        for i in range(100)
+    ]
+    (model / OUTCOMES_FILE).write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    source = tmp_path / "in.jsonl"
+    write_cases([c.model_copy(update={"labels": {}}) for c in small_cases()[:6]], source)
+    output = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(
+        app, ["classify", str(source), "--model", str(model), "-o", str(output), "--auto-accept", "0.95"]
+    )
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())  # as printed, wrapped to the terminal
+    assert "service_domain: score ≥ 0.5" in said
+    assert "actors: off; 0 own judged suggestions; at least 59 are needed to promise 95% (59 more reviews)" in said
+    records = read_jsonl(output)
+    for record in records:
+        passed = record["auto_accepted"]
+        assert passed["actors"] == []
+        expected = [
+            label for label in record["labels"]["service_domain"] if record["scores"]["service_domain"][label] >= 0.5
+        ]
+        assert passed["service_domain"] == expected
+    assert (
+        f"service_domain: 6 of 6 cases (100%), {sum(len(r['auto_accepted']['service_domain']) for r in records)} of"
+        in said
+    )
+
+
+def test_a_target_outside_what_can_be_promised_is_refused(trained, tmp_path):
+    from typer.testing import CliRunner
+
+    from iesi_nlp.cli.main import app
+
+    _, _, directory = trained
+    result = CliRunner().invoke(app, ["classify", str(tmp_path), "--model", str(directory), "--auto-accept", "1.0"])
+    assert result.exit_code == 2 and "--auto-accept: the precision must be at least 0.5 and below 1" in result.output

@@ -51,6 +51,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from iesi_nlp.coding.auto_accept import AutoAccept
 from iesi_nlp.coding.model import CodingModel
 from iesi_nlp.coding.suggestion import Suggestion, csv_columns
 from iesi_nlp.errors import InputError
@@ -62,7 +63,7 @@ FORMATS = ("jsonl", "csv", "parquet")
 #: The case's own fields at the start of every output record, in this order.
 CASE_COLUMNS = ("id", "title", "url", "case_source", "language", "country", "input_file", "input_location")
 #: What made the suggestion and whether a human already settled the case: at the end of every record.
-PROVENANCE_COLUMNS = ("embedder", "training_snapshot", "human_verified", "human_labels")
+PROVENANCE_COLUMNS = ("embedder", "training_snapshot", "human_verified", "human_labels", "auto_accepted")
 #: The location part of a case's ``origin`` (``path row 12``; a whole document has none).
 _LOCATION = re.compile(r" ((?:row|line|page) \d+)$")
 
@@ -87,6 +88,24 @@ DEFAULT_BATCH_SIZE = 32
 
 
 @dataclass
+class AutoAcceptTally:
+    """Per dimension: cases and decided labels written, and how many of them were auto-accepted."""
+
+    cases: dict[str, int] = dataclasses.field(default_factory=dict)
+    cases_accepted: dict[str, int] = dataclasses.field(default_factory=dict)
+    labels: dict[str, int] = dataclasses.field(default_factory=dict)
+    labels_accepted: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def add(self, suggestion: Suggestion, accepted: dict[str, list[str]]) -> None:
+        for dimension_id, part in suggestion.dimensions.items():
+            passed = accepted.get(dimension_id, [])
+            self.cases[dimension_id] = self.cases.get(dimension_id, 0) + 1
+            self.cases_accepted[dimension_id] = self.cases_accepted.get(dimension_id, 0) + bool(passed)
+            self.labels[dimension_id] = self.labels.get(dimension_id, 0) + len(part.labels)
+            self.labels_accepted[dimension_id] = self.labels_accepted.get(dimension_id, 0) + len(passed)
+
+
+@dataclass
 class ClassifyReport:
     """Counts and timings of one run."""
 
@@ -99,6 +118,8 @@ class ClassifyReport:
     embedding_seconds: float = 0.0
     #: Stopped by Ctrl+C (or SIGTERM): what is written is complete, the same command resumes.
     interrupted: bool = False
+    #: With auto-accept: what passed in this run, per dimension.
+    auto_accepted: AutoAcceptTally | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -125,9 +146,17 @@ class _Writer:
     """Appends result rows to the output and knows which ids it already holds."""
 
     def __init__(
-        self, path: Path, fmt: str, model: CodingModel, *, restart: bool, human: HumanLabels | None = None
+        self,
+        path: Path,
+        fmt: str,
+        model: CodingModel,
+        *,
+        restart: bool,
+        human: HumanLabels | None = None,
+        auto_accept: AutoAccept | None = None,
     ) -> None:
         self.path, self.fmt, self.model, self.human = path, fmt, model, human
+        self.auto_accept, self.tally = auto_accept, AutoAcceptTally()
         self.snapshot = model.card.training_set.hash if model.card is not None else None
         path.parent.mkdir(parents=True, exist_ok=True)
         if restart and path.exists():
@@ -202,11 +231,15 @@ class _Writer:
             "input_location": input_location,
         }
         human = self.human.lookup(case) if self.human is not None else None
+        accepted = self.auto_accept.accepted(suggestion) if self.auto_accept is not None else None
+        if accepted is not None:
+            self.tally.add(suggestion, accepted)
         provenance = {
             "embedder": self.model.embedder_id,
             "training_snapshot": self.snapshot,
             "human_verified": human is not None,
             "human_labels": human,
+            "auto_accepted": accepted,
         }
         return fields, provenance
 
@@ -217,6 +250,8 @@ class _Writer:
             self.handle.write(orjson.dumps({**fields, **suggestion.to_record(), **provenance}) + b"\n")
             return
         provenance["human_labels"] = orjson.dumps(human).decode() if human is not None else ""
+        accepted = provenance["auto_accepted"]
+        provenance["auto_accepted"] = orjson.dumps(accepted).decode() if accepted is not None else ""
         self._write_csv_row(
             [
                 *(fields[c] or "" for c in CASE_COLUMNS),
@@ -244,9 +279,17 @@ class _ParquetWriter(_Writer):
     """
 
     def __init__(
-        self, path: Path, fmt: str, model: CodingModel, *, restart: bool, human: HumanLabels | None = None
+        self,
+        path: Path,
+        fmt: str,
+        model: CodingModel,
+        *,
+        restart: bool,
+        human: HumanLabels | None = None,
+        auto_accept: AutoAccept | None = None,
     ) -> None:
         self.path, self.fmt, self.model, self.human = path, fmt, model, human
+        self.auto_accept, self.tally = auto_accept, AutoAcceptTally()
         self.snapshot = model.card.training_set.hash if model.card is not None else None
         self.parts = path.with_name(path.name + ".parts")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -294,6 +337,7 @@ class _ParquetWriter(_Writer):
         fields += [pa.field("evidence", pa.string())]
         fields += [pa.field("embedder", pa.string()), pa.field("training_snapshot", pa.string())]
         fields += [pa.field("human_verified", pa.bool_()), pa.field("human_labels", pa.string())]
+        fields += [pa.field("auto_accepted", pa.string())]
         return pa.schema(fields)
 
     def write(self, case: Case, language: str | None, suggestion: Suggestion) -> None:
@@ -305,7 +349,14 @@ class _ParquetWriter(_Writer):
             row.update({f"score.{dimension_id}.{label}": float(p) for label, p in part.scores.items()})
         row["evidence"] = orjson.dumps({d: s.evidence_dict() for d, s in suggestion.dimensions.items()}).decode()
         human = provenance["human_labels"]
-        row.update({**provenance, "human_labels": orjson.dumps(human).decode() if human is not None else None})
+        accepted = provenance["auto_accepted"]
+        row.update(
+            {
+                **provenance,
+                "human_labels": orjson.dumps(human).decode() if human is not None else None,
+                "auto_accepted": orjson.dumps(accepted).decode() if accepted is not None else None,
+            }
+        )
         self.rows.append(row)
 
     def flush(self) -> None:
@@ -404,6 +455,8 @@ def end_run(
     """What every run does last, however it ended (the in-process and the Ray path alike)."""
     # Merged into one file only when the run went through; an interrupted one keeps its parts.
     writer.close(complete=completed)
+    if writer.auto_accept is not None:
+        report.auto_accepted = writer.tally
     if bar is not None:
         bar.close()
     # Nothing rejected (in this run or an earlier one resumed): no empty rejects file to puzzle over.
@@ -509,6 +562,7 @@ def classify_files(
     restart: bool = False,
     progress: bool = False,
     human: HumanLabels | None = None,
+    auto_accept: AutoAccept | None = None,
 ) -> ClassifyReport:
     """Classify every case in ``inputs`` into ``output``; resume where an earlier run stopped."""
     check_inputs(inputs)
@@ -524,6 +578,7 @@ def classify_files(
         restart=restart,
         progress=progress,
         human=human,
+        auto_accept=auto_accept,
         count_from=inputs,
     )
 
@@ -539,12 +594,14 @@ def classify_stream(
     restart: bool = False,
     progress: bool = False,
     human: HumanLabels | None = None,
+    auto_accept: AutoAccept | None = None,
     total: int | None = None,
     count_from: Sequence[str | Path] | None = None,
 ) -> ClassifyReport:
     """Classify a stream of cases (rejects are written to ``rejects``) into ``output``, resuming as above.
 
     ``human``: the labels people already settled (a project's store), given with each case they cover.
+    ``auto_accept``: each record says which of its labels pass at the stated precision (``auto_accepted``).
     ``progress``: a live bar on a terminal, else a line every :data:`LOG_EVERY_SECONDS` (``total``, when
     known, gives the bar its ETA; else ``count_from``, the input files, are counted on a thread). Ctrl+C stops after the batch being written: the report says
     ``interrupted`` and the same call resumes.
@@ -555,7 +612,7 @@ def classify_stream(
     report = ClassifyReport()
     started = time.perf_counter()
     writer_class = _ParquetWriter if fmt == "parquet" else _Writer
-    writer = writer_class(output, fmt, suggester.model, restart=restart, human=human)
+    writer = writer_class(output, fmt, suggester.model, restart=restart, human=human, auto_accept=auto_accept)
     stats_before = dataclasses.replace(suggester.stats)
     if restart and rejects.exists():
         rejects.unlink()

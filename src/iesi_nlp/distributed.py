@@ -42,6 +42,7 @@ from iesi_nlp.bulk import (  # the writers are shared with the in-process path
     start_progress,
 )
 from iesi_nlp.codebook import Codebook
+from iesi_nlp.coding.auto_accept import AutoAccept
 from iesi_nlp.coding.suggestion import Suggestion
 from iesi_nlp.errors import InputError
 from iesi_nlp.ingest import IngestOptions, Reject, check_inputs, expand_inputs
@@ -140,6 +141,7 @@ def classify_files_ray(
     restart: bool = False,
     progress: bool = False,
     human: HumanLabels | None = None,
+    auto_accept: AutoAccept | None = None,
     suggester: Suggester | None = None,
 ) -> ClassifyReport:
     """Classify every case in ``inputs`` into ``output`` on Ray Data; resume where an earlier run stopped.
@@ -164,7 +166,7 @@ def classify_files_ray(
     report = ClassifyReport()
     started = time.perf_counter()
     writer_class = _ParquetWriter if fmt == "parquet" else _Writer
-    writer = writer_class(output, fmt, local.model, restart=restart, human=human)
+    writer = writer_class(output, fmt, local.model, restart=restart, human=human, auto_accept=auto_accept)
     if restart and rejects.exists():
         rejects.unlink()
     files = [str(path) for path in expand_inputs(inputs)]

@@ -23,6 +23,13 @@ from iesi_nlp.annotation.labels import training_data
 from iesi_nlp.annotation.store import DecisionStore
 from iesi_nlp.codebook import Codebook
 from iesi_nlp.coding.artifacts import load_model, save_model
+from iesi_nlp.coding.auto_accept import (
+    AutoAccept,
+    Outcome,
+    outcomes_of_decisions,
+    outcomes_of_validation,
+    read_outcomes,
+)
 from iesi_nlp.coding.evaluation import evaluation_report, report_markdown
 from iesi_nlp.coding.model import CodingModel
 from iesi_nlp.coding.training import TrainingData, TrainOptions, train
@@ -223,13 +230,16 @@ def train_and_save(
     by: str | None = None,
     reason: str = "trained",
     training_info: Mapping[str, Any] | None = None,
+    judged: Sequence[Outcome] = (),
 ) -> tuple[CodingModel, dict[str, Any], Path]:
     """Train on ``data`` (seed, own and unlabelled cases; a plain list is the seed) and save a new version.
 
     The version goes into ``registry`` (default ``models_dir/name``) and, with ``serve``,
     becomes the serving one; nothing is overwritten and, if training fails, nothing is
     written. ``by`` and ``reason`` go into the registry's history; ``training_info`` into
-    the card's ``training_set``. Returns the model, its evaluation and the new version's folder.
+    the card's ``training_set``; ``judged``: suggestions people reviewed, for the card's auto-accept
+    estimate (with the own cases' out-of-fold outcomes, saved with the model). Returns the model, its
+    evaluation and the new version's folder.
     """
     options = options or TrainOptions()
     data = TrainingData.of(data)
@@ -237,6 +247,8 @@ def train_and_save(
     embedder = cached_embedder(embedder_spec, cache)
     model, validation = train(data, embedder, embedder_spec, codebook, options, progress)
     report = evaluation_report(validation, cases, options.folds)
+    own_ids = {case.id for case in data.own if case.labels}
+    outcomes = outcomes_of_validation(validation, cases, own_ids) if own_ids else []
 
     def write(folder: Path) -> None:
         save_model(
@@ -248,6 +260,8 @@ def train_and_save(
             evaluation_markdown=report_markdown(report, f"Evaluation of model {name}"),
             options=asdict(options),
             training={**training_counts(data), **(training_info or {})},
+            outcomes=outcomes,
+            judged=judged,
         )
 
     version = add_version(registry or Path(models_dir) / name, write, serve=serve, by=by, reason=reason)
@@ -288,6 +302,7 @@ def train_on_store(
         by=by,
         reason=reason,
         training_info={"decisions_through": through},
+        judged=outcomes_of_decisions(store.decisions(), codebook),
     )
 
 
@@ -310,3 +325,16 @@ def open_suggester(
     # A version of a registry is named by its folder (v0003-…); a lone model folder has no version.
     version = resolved.name if is_registry(resolved.parent) else None
     return Suggester(model, embedder, version=version, evidence=evidence)
+
+
+def auto_accept_policy(
+    model_dir: str | Path, model: CodingModel, target: float, *, store: DecisionStore | None = None
+) -> AutoAccept:
+    """Auto-accept at ``target`` precision for a saved model: its own cases' out-of-fold outcomes, plus
+    every suggestion reviewed in ``store`` (a project's), whichever version showed it."""
+    if not 0.5 <= target < 1.0:
+        raise InputError(f"--auto-accept: the precision must be at least 0.5 and below 1, e.g. 0.95; got {target}")
+    outcomes = read_outcomes(resolve_model_dir(model_dir))
+    if store is not None:
+        outcomes += outcomes_of_decisions(store.decisions(), model.codebook)
+    return AutoAccept.from_outcomes(outcomes, list(model.dimensions), target)

@@ -23,7 +23,7 @@ from iesi_nlp.cli.train import CacheOption
 from iesi_nlp.ingest import SUPPORTED_SUFFIXES, IngestOptions
 from iesi_nlp.project import Project
 from iesi_nlp.registry import resolve_model_dir
-from iesi_nlp.workflow import DEFAULT_MODEL_NAME, DEFAULT_MODELS_DIR, open_suggester
+from iesi_nlp.workflow import DEFAULT_MODEL_NAME, DEFAULT_MODELS_DIR, auto_accept_policy, open_suggester
 
 
 def classify_cli(
@@ -80,6 +80,14 @@ def classify_cli(
             help="Run on Ray Data with this many workers, each with its own embedder (pip install -e '.[ray]').",
         ),
     ] = None,
+    auto_accept: Annotated[
+        float | None,
+        typer.Option(
+            "--auto-accept",
+            help="Mark the labels that may be accepted unreviewed at this precision (e.g. 0.95), as estimated "
+            "on your own judged cases; each record gains auto_accepted.",
+        ),
+    ] = None,
     threads_per_worker: Annotated[
         int | None,
         typer.Option(
@@ -118,6 +126,10 @@ def classify_cli(
         suggester = open_suggester(
             model_dir, codebook=cb, embedder_spec=embedder, cache=cache, evidence=not no_evidence
         )
+        policy = None
+        if auto_accept is not None:
+            policy = auto_accept_policy(model_dir, suggester.model, auto_accept, store=opened.store if opened else None)
+            print_auto_accept_rules(policy)
         if output is None:
             output = opened.exports_dir / f"suggestions-{model_dir.name}.jsonl" if opened else Path("suggestions.jsonl")
         common = dict(
@@ -127,6 +139,7 @@ def classify_cli(
             restart=restart,
             progress=True,  # a bar on a terminal, a line every 30 s in a log
             human=VerifiedLabels(opened.store) if opened else None,
+            auto_accept=policy,
         )
         if inputs:
             options = IngestOptions(
@@ -177,7 +190,36 @@ def classify_cli(
     )
     if report.resumed:
         console.print(f"  {report.resumed:,} cases were already in {output} and were skipped (resumed run)")
+    if report.auto_accepted is not None:
+        print_auto_accept_tally(report.auto_accepted)
     if report.rejected:
         console.print(
             f"  {report.rejected:,} records rejected → {rejects or output.with_name(output.name + '.rejects.jsonl')}"
+        )
+
+
+def print_auto_accept_rules(policy) -> None:
+    """Before the run: per dimension, the threshold used, or why nothing is auto-accepted."""
+    console.print(f"Auto-accept at {policy.target:.0%} precision (estimated on your own judged cases):")
+    for dimension_id, rule in policy.thresholds.items():
+        if rule.active:
+            console.print(
+                f"  {dimension_id}: score ≥ {rule.threshold:.3f} (precision {rule.lower:.2f}–{rule.upper:.2f} "
+                f"on {rule.accepted} of {rule.outcomes} own judged suggestions)",
+                highlight=False,
+            )
+        else:
+            console.print(f"  {dimension_id}: off; {rule.reason}", highlight=False)
+
+
+def print_auto_accept_tally(tally) -> None:
+    """After the run: per dimension, the share of cases and of decided labels auto-accepted."""
+    console.print("  auto-accepted (cases with a label accepted; labels accepted of those decided):")
+    for dimension_id, cases in tally.cases.items():
+        accepted_cases, labels = tally.cases_accepted[dimension_id], tally.labels[dimension_id]
+        accepted_labels = tally.labels_accepted[dimension_id]
+        console.print(
+            f"    {dimension_id}: {accepted_cases:,} of {cases:,} cases ({accepted_cases / max(cases, 1):.0%}), "
+            f"{accepted_labels:,} of {labels:,} labels ({accepted_labels / max(labels, 1):.0%})",
+            highlight=False,
         )

@@ -36,7 +36,9 @@ import skops.io as sio
 
 from iesi_nlp.codebook import Codebook, load_codebook
 from iesi_nlp.coding.adaptation import RULE_VERSION, Recipe
+from iesi_nlp.coding.auto_accept import OUTCOMES_FILE, REPORTED_TARGETS, Outcome, choose_thresholds, write_outcomes
 from iesi_nlp.coding.card import (
+    AutoAcceptCard,
     CodebookRef,
     DimensionCard,
     DimensionMetrics,
@@ -97,13 +99,17 @@ def save_model(
     evaluation_markdown: str,
     options: dict[str, Any],
     training: Mapping[str, Any] | None = None,
+    outcomes: Sequence[Outcome] = (),
+    judged: Sequence[Outcome] = (),
 ) -> Path:
     """Write ``model`` into ``directory`` (new or empty) and set ``model.id`` and ``model.card``.
 
     A model folder is never overwritten: versions of a model go side by side in a
     registry (:func:`iesi_nlp.registry.add_version` calls this on a staging folder).
     ``training`` adds facts about the training set to the card's ``training_set``
-    (e.g. how many cases were seed, own and unlabelled).
+    (e.g. how many cases were seed, own and unlabelled). ``outcomes``: the own cases' out-of-fold
+    outcomes (saved with the model, for auto-accept); ``judged``: suggestions reviewed so far, which
+    count with them in the card's auto-accept estimate.
     """
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()):
@@ -154,13 +160,35 @@ def save_model(
             for d, m in model.dimensions.items()
         },
         libraries=library_versions(),
+        auto_accept=auto_accept_summary([*judged, *outcomes], list(model.dimensions)),
     )
+    write_outcomes(directory / OUTCOMES_FILE, outcomes)
     (directory / "model.json").write_bytes(card.to_json())
     (directory / "model.md").write_text(card.markdown(), encoding="utf-8")
     (directory / "evaluation.json").write_bytes(orjson.dumps(evaluation, option=orjson.OPT_INDENT_2))
     (directory / "evaluation.md").write_text(evaluation_markdown, encoding="utf-8")
     model.card = card
     return directory
+
+
+def auto_accept_summary(
+    outcomes: Sequence[Outcome], dimension_ids: Sequence[str]
+) -> dict[str, dict[str, AutoAcceptCard]]:
+    """Per dimension, auto-accept at each reported target (:data:`~iesi_nlp.coding.auto_accept.REPORTED_TARGETS`)."""
+    summary: dict[str, dict[str, AutoAcceptCard]] = {d: {} for d in dimension_ids}
+    for target in REPORTED_TARGETS:
+        for dimension_id, rule in choose_thresholds(outcomes, dimension_ids, target).items():
+            summary[dimension_id][f"{target:.2f}"] = AutoAcceptCard(
+                threshold=rule.threshold,
+                outcomes=rule.outcomes,
+                accepted=rule.accepted,
+                correct=rule.correct,
+                lower=round(rule.lower, 4),
+                upper=round(rule.upper, 4),
+                coverage=round(rule.coverage, 4),
+                reason=rule.reason,
+            )
+    return summary
 
 
 def _count(values) -> dict[str, int]:

@@ -21,18 +21,30 @@ more reviews would be needed at the least.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import orjson
 from scipy.stats import beta
+
+from iesi_nlp.annotation.store import LABELLING_ACTIONS, Decision
+from iesi_nlp.codebook import Codebook
+from iesi_nlp.coding.suggestion import Suggestion
+from iesi_nlp.errors import ModelError
+from iesi_nlp.records import Case
 
 #: How sure the bound is: the stated precision holds with this probability.
 CONFIDENCE = 0.95
 
 #: The precision targets the model card and the dashboard report coverage for.
 REPORTED_TARGETS = (0.90, 0.95)
+
+#: In a model folder: the out-of-fold outcomes of the own cases it was trained with.
+OUTCOMES_FILE = "own_outcomes.jsonl"
 
 
 @dataclass(frozen=True)
@@ -205,3 +217,133 @@ def choose_thresholds(
         )
         for dimension_id, judged in by_dimension.items()
     }
+
+
+def outcomes_of_decision(
+    case_id: str,
+    dimension_id: str,
+    multi_label: bool,
+    shown_labels: Sequence[str],
+    shown_scores: Mapping[str, float],
+    truth: Sequence[str],
+    origin: str,
+) -> list[Outcome]:
+    """What one suggestion, judged against ``truth``, says about auto-accepting: one outcome per accept unit."""
+    if not shown_labels:
+        return []
+    if not multi_label:
+        label = shown_labels[0]
+        return [Outcome(case_id, dimension_id, None, float(shown_scores[label]), label in truth, origin)]
+    return [
+        Outcome(case_id, dimension_id, label, float(shown_scores[label]), label in truth, origin)
+        for label in shown_labels
+    ]
+
+
+def outcomes_out_of_fold(
+    dimension_id: str,
+    multi_label: bool,
+    label_ids: Sequence[str],
+    case_ids: Sequence[str],
+    proba: np.ndarray,
+    chosen: np.ndarray,
+    truth: np.ndarray,
+) -> list[Outcome]:
+    """Outcomes of cross-validated predictions (``proba``/``chosen``/``truth`` rows: the cases of ``case_ids``).
+
+    The caller passes the own cases only: the seed corpus never counts.
+    """
+    outcomes: list[Outcome] = []
+    for row, case_id in enumerate(case_ids):
+        decided = [label_ids[j] for j in np.flatnonzero(chosen[row])]
+        true = [label_ids[j] for j in np.flatnonzero(truth[row])]
+        scores = dict(zip(label_ids, proba[row].tolist(), strict=True))
+        outcomes += outcomes_of_decision(case_id, dimension_id, multi_label, decided, scores, true, "out_of_fold")
+    return outcomes
+
+
+def outcomes_of_validation(validation, cases: Sequence[Case], own_ids: set[str]) -> list[Outcome]:
+    """Out-of-fold outcomes of the own cases, from training's cross-validation (the kept recipe of each dimension).
+
+    ``validation``: a :class:`~iesi_nlp.coding.training.CrossValidation`; its rows index ``cases``.
+    """
+    outcomes: list[Outcome] = []
+    for dimension_id, choice in validation.choices.items():
+        result = choice.kept_result
+        own = [i for i, row in enumerate(result.targets.rows.tolist()) if cases[row].id in own_ids]
+        if not own:
+            continue
+        outcomes += outcomes_out_of_fold(
+            dimension_id,
+            result.multi_label,
+            result.label_ids,
+            [cases[result.targets.rows[i]].id for i in own],
+            result.proba[own],
+            result.chosen[own],
+            result.targets.matrix[own],
+        )
+    return outcomes
+
+
+def outcomes_of_decisions(decisions: Iterable[Decision], codebook: Codebook) -> list[Outcome]:
+    """Prequential outcomes: each suggestion a person accepted or corrected, judged by what they decided."""
+    outcomes: list[Outcome] = []
+    for decision in decisions:
+        if decision.shown is None or decision.action not in LABELLING_ACTIONS:
+            continue
+        dimension = codebook.dimension(decision.dimension)
+        outcomes += outcomes_of_decision(
+            decision.case_id,
+            decision.dimension,
+            dimension.multi_label,
+            decision.shown.labels,
+            decision.shown.scores,
+            decision.final_labels,
+            "reviewed",
+        )
+    return outcomes
+
+
+def write_outcomes(path: Path, outcomes: Iterable[Outcome]) -> None:
+    with path.open("wb") as handle:
+        for outcome in outcomes:
+            handle.write(orjson.dumps(dataclasses.asdict(outcome)) + b"\n")
+
+
+def read_outcomes(model_dir: str | Path) -> list[Outcome]:
+    """The out-of-fold outcomes saved with a model (none for a model trained without own cases, or before them)."""
+    path = Path(model_dir) / OUTCOMES_FILE
+    if not path.exists():
+        return []
+    outcomes = []
+    for number, line in enumerate(path.read_bytes().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            outcomes.append(Outcome(**orjson.loads(line)))
+        except (orjson.JSONDecodeError, TypeError) as exc:
+            raise ModelError(f"{path} line {number}: damaged ({exc}); retrain the model") from None
+    return outcomes
+
+
+@dataclass(frozen=True)
+class AutoAccept:
+    """Which suggested labels pass, at one target precision: one :class:`Threshold` per dimension."""
+
+    target: float
+    thresholds: Mapping[str, Threshold]
+
+    @classmethod
+    def from_outcomes(cls, outcomes: Iterable[Outcome], dimension_ids: Sequence[str], target: float) -> AutoAccept:
+        return cls(target, choose_thresholds(outcomes, dimension_ids, target))
+
+    def accepted(self, suggestion: Suggestion) -> dict[str, list[str]]:
+        """Dimension → its decided labels that pass (a single-label dimension passes whole or not at all)."""
+        passed: dict[str, list[str]] = {}
+        for dimension_id, part in suggestion.dimensions.items():
+            rule = self.thresholds.get(dimension_id)
+            if rule is None or not rule.active:
+                passed[dimension_id] = []
+                continue
+            passed[dimension_id] = [label for label in part.labels if part.scores[label] >= rule.threshold]
+        return passed

@@ -74,6 +74,23 @@ class DimensionMetrics(_Part):
     label_shift: float | None = None
 
 
+class AutoAcceptCard(_Part):
+    """Auto-accept of one dimension at one target precision, as estimated when the model was trained.
+
+    ``threshold`` None: nothing is auto-accepted (``reason`` says why). ``outcomes``: the own
+    judged suggestions behind it; ``lower``/``upper``: the precision's interval at the threshold.
+    """
+
+    threshold: float | None
+    outcomes: int
+    accepted: int = 0
+    correct: int = 0
+    lower: float = 0.0
+    upper: float = 1.0
+    coverage: float = 0.0
+    reason: str = ""
+
+
 class DimensionCard(_Part):
     """How one dimension was trained and how well it does."""
 
@@ -110,6 +127,8 @@ class ModelCard(_Part):
     rule_version: str | None = None
     dimensions: dict[str, DimensionCard]
     libraries: dict[str, str] = Field(default_factory=dict)
+    #: Dimension → target precision ("0.90", "0.95") → auto-accept there (:mod:`iesi_nlp.coding.auto_accept`).
+    auto_accept: dict[str, dict[str, AutoAcceptCard]] = Field(default_factory=dict)
 
     def macro_f1(self) -> dict[str, float | None]:
         """Dimension → cross-validated macro-F1 (None where not measured)."""
@@ -202,6 +221,7 @@ class ModelCard(_Part):
                     f"- {dimension_id}{shift_note}: "
                     + "; ".join(f"{name} {score['macro_f1']:.3f}" for name, score in metrics.candidates.items())
                 )
+        lines += self._auto_accept_markdown()
         lines += ["", "## Libraries", ""] + [f"- {k} {v}" for k, v in self.libraries.items()]
         lines += [
             "",
@@ -212,6 +232,37 @@ class ModelCard(_Part):
             "",
         ]
         return "\n".join(lines)
+
+    def _auto_accept_markdown(self) -> list[str]:
+        if not self.auto_accept:
+            return []
+        targets = sorted({t for per_target in self.auto_accept.values() for t in per_target})
+        lines = [
+            "",
+            "## Auto-accept",
+            "",
+            "Estimated on your own judged suggestions only (reviewed ones and out-of-fold predictions; "
+            "never the seed). Coverage: the share of those suggestions accepted unreviewed at that precision; "
+            "the interval is the precision's 95% confidence interval at the threshold.",
+            "",
+            "| dimension | " + " | ".join(f"at {float(t):.0%}" for t in targets) + " |",
+            "|---|" + "---|" * len(targets),
+        ]
+        for dimension_id, per_target in self.auto_accept.items():
+            cells = []
+            for target in targets:
+                card = per_target.get(target)
+                if card is None:
+                    cells.append("–")
+                elif card.threshold is None:
+                    cells.append(f"off: {card.reason}")
+                else:
+                    cells.append(
+                        f"coverage {card.coverage:.0%} (score ≥ {card.threshold:.2f}; precision "
+                        f"{card.lower:.2f}–{card.upper:.2f}, {card.outcomes} own)"
+                    )
+            lines.append(f"| {dimension_id} | " + " | ".join(cells) + " |")
+        return lines
 
 
 def read_card(directory: str | Path) -> ModelCard:
