@@ -227,8 +227,33 @@ def review_page() -> None:
         )
         st.markdown(case_text_html(case.text, suggestion[shown], svc.codebook.dimension(shown)), unsafe_allow_html=True)
     with codes_column:
+        for warning in rule_warnings(svc.codebook, _labels_on_screen(svc)):
+            st.warning(warning)
         for dimension in svc.codebook.dimensions:
             label_widget(dimension, suggestion[dimension.id], decided=dimension.id in decided_here)
+
+
+def _labels_on_screen(svc: ReviewService) -> dict[str, list[str]]:
+    """Every dimension's labels as the widgets hold them now (decided ones too)."""
+    labels = {}
+    for dimension_id in svc.codebook.dimension_ids:
+        value = st.session_state.get(label_key(dimension_id))
+        labels[dimension_id] = list(value) if isinstance(value, (list, tuple)) else ([value] if value else [])
+    return labels
+
+
+def rule_warnings(codebook, labels: dict[str, list[str]]) -> list[str]:
+    """One line per codebook rule the labels break: a soft check, saving stays possible."""
+    warnings = []
+    for rule in codebook.violations(labels):
+        premise = codebook.dimension(rule.premise_dimension)
+        conclusion = codebook.dimension(rule.conclusion_dimension)
+        expected = " or ".join(conclusion.label(label).name for label in rule.conclusion_labels)
+        warnings.append(
+            f"Check: {premise.name} “{premise.label(rule.premise_label).name}” usually goes with "
+            f"{conclusion.name} including {expected}. {rule.note}".strip()
+        )
+    return warnings
 
 
 def action_bar(svc: ReviewService, case, annotator: str, suggestion: Suggestion) -> None:

@@ -132,6 +132,23 @@ def test_accept_all_keeps_a_correction_made_in_a_widget(app_env):
     assert len(decisions) == 7
 
 
+def test_labels_that_break_a_codebook_rule_get_a_warning_and_can_still_be_saved(app_env):
+    at = signed_in()
+    case_id = case_on_screen(at)
+    at.radio(key="label:integration_level").set_value("broad")
+    at.button_group(key="label:actors").set_value(["public"])
+    at.run()
+    warnings = [w.value for w in at.warning]
+    expected = "Check: Governance level of service integration “Broad” usually goes with Actors including Citizens."
+    assert any(w.startswith(expected) for w in warnings), warnings
+    at.button_group(key="label:actors").set_value(["public", "citizens"]).run()
+    assert not any("usually goes with" in w.value for w in at.warning)
+    at.button_group(key="label:actors").set_value(["public"]).run()
+    at.button(key="save").click().run()  # a soft rule: the person has the last word
+    decisions = {d.dimension: d for d in store_of(app_env).decisions(case_id=case_id)}
+    assert decisions["actors"].final_labels == ("public",) and decisions["integration_level"].final_labels == ("broad",)
+
+
 def test_labels_show_their_full_names(app_env):
     # Pills, not a multiselect: a multiselect's chips cut long names short (see test_browser.py for the pixels).
     at = signed_in()

@@ -93,6 +93,40 @@ class Dimension:
         return [label_id for label_id in self.label_ids if label_id in chosen]
 
 
+#: A rule's premise counts as confident at this score unless the rule says otherwise.
+DEFAULT_CONFIDENT = 0.8
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A soft rule between dimensions: a case with ``premise_label`` on ``premise_dimension`` should have
+    at least one of ``conclusion_labels`` on ``conclusion_dimension``.
+
+    Soft: people may break it (the screen warns); the model never does when its premise
+    scores at least ``confident`` (:mod:`iesi_nlp.coding.consistency`).
+    """
+
+    id: str
+    premise_dimension: str
+    premise_label: str
+    conclusion_dimension: str
+    conclusion_labels: tuple[str, ...]
+    note: str = ""
+    confident: float = DEFAULT_CONFIDENT
+
+    def applies(self, labels: Mapping[str, Iterable[str]]) -> bool:
+        return self.premise_label in labels.get(self.premise_dimension, ())
+
+    def violated_by(self, labels: Mapping[str, Iterable[str]]) -> bool:
+        """The premise holds and no conclusion label is there."""
+        present = set(labels.get(self.conclusion_dimension, ()))
+        return self.applies(labels) and not present.intersection(self.conclusion_labels)
+
+    def describe(self) -> str:
+        either = " or ".join(self.conclusion_labels)
+        return f"{self.premise_dimension} = {self.premise_label} implies {self.conclusion_dimension} includes {either}"
+
+
 @dataclass(frozen=True)
 class Codebook:
     """A versioned set of dimensions. Load it with :func:`load_codebook`."""
@@ -105,6 +139,8 @@ class Codebook:
     path: Path | None = field(default=None, compare=False)
     #: The YAML it was read from (saved with every model, so a model carries its codebook).
     source_text: str = field(default="", compare=False, repr=False)
+    #: Soft rules between dimensions (none by default; they do not change what a model can code).
+    rules: tuple[Rule, ...] = ()
 
     @property
     def dimension_ids(self) -> tuple[str, ...]:
@@ -124,6 +160,11 @@ class Codebook:
             f"unknown dimension {dimension_id!r} in codebook {self.id!r} {self.version}; "
             f"allowed: {', '.join(self.dimension_ids)}"
         )
+
+    def violations(self, labels: Mapping[str, Iterable[str]]) -> list[Rule]:
+        """The rules a case's labels break (empty when they break none, or the codebook has none)."""
+        labels = {dimension_id: tuple(values) for dimension_id, values in labels.items()}
+        return [rule for rule in self.rules if rule.violated_by(labels)]
 
     def validate_labels(self, labels: Mapping[str, Iterable[str]], *, where: str = "") -> dict[str, list[str]]:
         """Validate a case's labels on every dimension it names; drop empty ones."""
@@ -192,7 +233,61 @@ def _parse_codebook(data: Any, *, where: str, path: Path | None) -> Codebook:
         description=str(meta.get("description") or "").strip(),
         dimensions=tuple(dimensions),
         path=path,
+        rules=_parse_rules(data.get("rules"), {d.id: d for d in dimensions}, where),
     )
+
+
+def _parse_rules(raw: Any, dimensions: Mapping[str, Dimension], where: str) -> tuple[Rule, ...]:
+    """``rules: [{id, if: {DIMENSION: LABEL}, then: {DIMENSION: [LABEL, ...]}, note, confident}]``."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise CodebookError(f"{where}: 'rules' must be a list")
+    rules: list[Rule] = []
+    for index, entry in enumerate(raw):
+        entry = _mapping(entry, f"{where}: rules[{index}]")
+        rule_id = _identifier(entry.get("id"), f"{where}: rules[{index}].id")
+        at = f"{where}: rule {rule_id!r}"
+        if rule_id in {rule.id for rule in rules}:
+            raise CodebookError(f"{at}: duplicate rule id")
+        premise_dimension, premise_labels = _rule_side(entry.get("if"), dimensions, f"{at} 'if'")
+        if len(premise_labels) != 1:
+            raise CodebookError(f"{at} 'if': name one label (a rule per premise), got {', '.join(premise_labels)}")
+        conclusion_dimension, conclusion_labels = _rule_side(entry.get("then"), dimensions, f"{at} 'then'")
+        confident = entry.get("confident", DEFAULT_CONFIDENT)
+        if not isinstance(confident, int | float) or not 0.0 < confident <= 1.0:
+            raise CodebookError(f"{at}: 'confident' must be a score above 0 and at most 1, got {confident!r}")
+        rules.append(
+            Rule(
+                rule_id,
+                premise_dimension,
+                premise_labels[0],
+                conclusion_dimension,
+                conclusion_labels,
+                str(entry.get("note") or "").strip(),
+                float(confident),
+            )
+        )
+    return tuple(rules)
+
+
+def _rule_side(raw: Any, dimensions: Mapping[str, Dimension], at: str) -> tuple[str, tuple[str, ...]]:
+    """One side of a rule, ``{DIMENSION: LABEL or [LABELS]}``, checked against the codebook."""
+    if not isinstance(raw, dict) or len(raw) != 1:
+        raise CodebookError(f"{at}: expected one 'dimension: label(s)' pair, got {raw!r}")
+    ((dimension_id, values),) = raw.items()
+    if dimension_id not in dimensions:
+        raise CodebookError(f"{at}: unknown dimension {dimension_id!r}; dimensions: {', '.join(dimensions)}")
+    values = [values] if isinstance(values, str) else values
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        raise CodebookError(f"{at}: {dimension_id}: expected a label or a list of labels, got {values!r}")
+    allowed = dimensions[dimension_id].label_ids
+    for value in values:
+        if value not in allowed:
+            raise CodebookError(
+                f"{at}: unknown label {value!r} for dimension {dimension_id!r}; allowed: {', '.join(allowed)}"
+            )
+    return dimension_id, tuple(values)
 
 
 def _parse_dimension(raw: dict, dim_id: str, entry: str) -> Dimension:

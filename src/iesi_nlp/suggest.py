@@ -1,9 +1,10 @@
 """The Suggester: cases in, typed suggestions out. Used by bulk classification and the review screen alike.
 
 It embeds each case (from the embedding cache where possible, detecting the language
-only of texts it has to embed), asks the model's heads for every dimension, and returns
-one :class:`~iesi_nlp.coding.suggestion.Suggestion` per case, stamped with the model id
-and registry version. It checks once, when built, that the embedder is the model's.
+only of texts it has to embed), asks the model's heads for every dimension, keeps the
+decisions to the codebook's rules (:mod:`iesi_nlp.coding.consistency`), and returns one
+:class:`~iesi_nlp.coding.suggestion.Suggestion` per case, stamped with the model id and
+registry version. It checks once, when built, that the embedder is the model's.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from iesi_nlp.coding.consistency import enforce_rules
 from iesi_nlp.coding.model import CodingModel
 from iesi_nlp.coding.suggestion import Suggestion
 from iesi_nlp.embedding.base import DocumentEmbedding, Embedder
@@ -67,14 +69,15 @@ class Suggester:
         return self.suggest_embedded(cases, self.embed(cases))
 
     def suggest_embedded(self, cases: Sequence[Case], documents: Sequence[DocumentEmbedding]) -> list[Suggestion]:
-        """Suggestions for cases already embedded (``documents``, same order)."""
-        return self.model.suggest(
+        """Suggestions for cases already embedded (``documents``, same order), consistent with the codebook's rules."""
+        suggestions = self.model.suggest(
             documents,
             [case.text for case in cases],
             [case.id for case in cases],
             evidence=self.evidence,
             version=self.version,
         )
+        return [enforce_rules(suggestion, self.model.codebook) for suggestion in suggestions]
 
 
 def _detected(text: str) -> str | None:
