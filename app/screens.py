@@ -30,6 +30,7 @@ import streamlit as st
 
 from iesi_nlp.annotation.store import Action
 from iesi_nlp.codebook import Dimension
+from iesi_nlp.coding.auto_accept import DEFAULT_AUDIT_SHARE
 from iesi_nlp.coding.evidence import highlight_html
 from iesi_nlp.coding.suggestion import DimensionSuggestion, Suggestion
 from iesi_nlp.errors import AnnotationError, IesiError
@@ -51,22 +52,34 @@ def service() -> ReviewService:
     if not project:
         st.error("No project: start the screen with `iesi-nlp review --cases FILE` or `iesi-nlp review --project DIR`.")
         st.stop()
+    auto_accept = os.environ.get("IESI_NLP_AUTO_ACCEPT", "").strip()
     return _service(
         project,
         int(os.environ.get("IESI_NLP_RETRAIN_EVERY", str(DEFAULT_RETRAIN_EVERY))),
         _names("IESI_NLP_ADJUDICATORS"),
         os.environ.get("IESI_NLP_DOUBLE_CODING", "").strip().lower() in ("1", "true", "yes"),
+        float(auto_accept) if auto_accept else None,
+        float(os.environ.get("IESI_NLP_AUDIT_SHARE", "") or DEFAULT_AUDIT_SHARE),
     )
 
 
 @st.cache_resource
-def _service(project_dir: str, retrain_every: int, adjudicators: tuple[str, ...], double_coding: bool) -> ReviewService:
+def _service(
+    project_dir: str,
+    retrain_every: int,
+    adjudicators: tuple[str, ...],
+    double_coding: bool,
+    auto_accept: float | None = None,
+    audit_share: float = DEFAULT_AUDIT_SHARE,
+) -> ReviewService:
     """One service per server process and configuration, shared by every browser tab (the store serialises writes)."""
     return ReviewService.for_project(
         Project.open(Path(project_dir)),
         retrain_every=retrain_every,
         adjudicators=adjudicators,
         double_coding=double_coding,
+        auto_accept_target=auto_accept,
+        audit_share=audit_share,
     )
 
 
@@ -622,6 +635,58 @@ def counts_caption(counts: DashboardCounts) -> str:
     )
 
 
+def auto_accept_table(svc: ReviewService) -> pd.DataFrame:
+    """Per dimension: coverage at 90% and 95% precision with the interval and the own cases behind it (the card's)."""
+    rows = []
+    for dimension_id, per_target in (svc.model.card.auto_accept or {}).items():
+        row = {"dimension": svc.codebook.dimension(dimension_id).name}
+        for target, card in sorted(per_target.items()):
+            at = f"at {float(target):.0%}"
+            if card.threshold is None:
+                row[at] = f"off: {card.reason}"
+            else:
+                row[at] = (
+                    f"{card.coverage:.0%} accepted (score ≥ {card.threshold:.2f}; precision "
+                    f"{card.lower:.2f}–{card.upper:.2f}; {card.outcomes} own)"
+                )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def auto_accept_section(svc: ReviewService) -> None:
+    st.subheader("Auto-accept: what could be accepted unreviewed, at a precision you can check")
+    table = auto_accept_table(svc)
+    if table.empty:
+        st.caption("This model version has no auto-accept estimate: retrain it (it is made at training).")
+    else:
+        st.dataframe(table, hide_index=True)
+        st.caption(
+            "Estimated on your own judged cases only (reviews, and cross-validation on your labelled cases), "
+            "never the seed. The interval is the precision's 95% confidence interval; the threshold is set at "
+            "its lower end, so the precision holds on new cases."
+        )
+    status = svc.auto_accept_status()
+    if status is None:
+        st.caption("The queue hands out every case: start the screen with `--auto-accept 0.95` to let it skip these.")
+        return
+    rows = []
+    for dimension_id, rule in status.policy.thresholds.items():
+        audit = status.audits.get(dimension_id)
+        audited = f"{audit.correct} of {audit.audited} kept" if audit and audit.audited else "none yet"
+        rows.append(
+            {
+                "dimension": svc.codebook.dimension(dimension_id).name,
+                "auto-accept": f"score ≥ {rule.threshold:.3f}" if rule.active else rule.reason,
+                "audited since this version": audited,
+            }
+        )
+    st.markdown(
+        f"The queue skips cases whose every dimension passes at {status.policy.target:.0%}, except "
+        f"{svc.audit_share:.0%} of them kept for audit; a dimension whose audits fall below the target switches off."
+    )
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+
 #: Session key of the dashboard's tables and what they were built from.
 DASHBOARD_KEY = "dashboard-tables"
 
@@ -661,6 +726,7 @@ def dashboard_page() -> None:
             [{"model trained": h["created"], **h["macro_f1"]} for h in history if h.get("created")]
         ).set_index("model trained")
         st.line_chart(frame)
+    auto_accept_section(svc)
     st.subheader("Your learning curve: how each model version did on the cases it served")
     if tables.learning_curve.empty:
         st.caption("No reviewed suggestions yet: accept or correct some cases first.")

@@ -257,6 +257,19 @@ def test_dashboard_shows_progress_and_agreement(app_env):
     assert metrics["macro-F1"].notna().all() and "None" not in metrics.to_string()
 
 
+def test_dashboard_shows_auto_accept_coverage_and_why_it_is_off(app_env, monkeypatch):
+    monkeypatch.setenv("IESI_NLP_AUTO_ACCEPT", "0.95")
+    at = signed_in()
+    at.switch_page("views/dashboard.py").run()
+    assert not at.exception, at.exception
+    assert any(h.value.startswith("Auto-accept") for h in at.subheader)
+    coverage = next(d.value for d in at.dataframe if "at 95%" in d.value.columns)
+    # The session's model learnt from the seed alone: no own judged case, nothing promised, and it says so.
+    assert coverage["at 95%"].str.startswith("off: 0 own judged suggestions").all()
+    live = next(d.value for d in at.dataframe if "audited since this version" in d.value.columns)
+    assert live["auto-accept"].str.contains("59 more reviews").all()
+
+
 def test_dashboard_counts_are_in_words_that_agree_with_the_numbers(app_env):
     at = signed_in()
     at.button(key="accept-all").click().run()

@@ -192,3 +192,84 @@ def test_a_target_outside_what_can_be_promised_is_refused(trained, tmp_path):
     _, _, directory = trained
     result = CliRunner().invoke(app, ["classify", str(tmp_path), "--model", str(directory), "--auto-accept", "1.0"])
     assert result.exit_code == 2 and "--auto-accept: the precision must be at least 0.5 and below 1" in result.output
+
+
+# --- in the review queue: audit share and switch-off ------------------------------------------
+
+
+def test_the_audit_sample_is_the_share_asked_and_the_same_every_time():
+    from iesi_nlp.coding.auto_accept import is_audit
+
+    ids = [f"case-{i}" for i in range(20_000)]
+    chosen = [case_id for case_id in ids if is_audit(case_id, 0.05)]
+    assert 0.045 < len(chosen) / len(ids) < 0.055
+    assert chosen == [case_id for case_id in ids if is_audit(case_id, 0.05)]
+    assert not any(is_audit(case_id, 0.0) for case_id in ids) and all(is_audit(case_id, 1.0) for case_id in ids)
+
+
+def test_audits_below_the_target_switch_a_dimension_off_and_say_why():
+    from iesi_nlp.coding.auto_accept import AutoAccept, Threshold, audits, switch_off_failing
+
+    policy = AutoAccept(0.95, {"actors": Threshold("actors", 0.95, 0.9, 100, 60, 60, 0.95, 1.0)})
+    later = [Outcome(f"c{i}", "actors", "public", 0.93, i >= 5) for i in range(20)]  # 15 of 20 kept
+    later += [Outcome("low", "actors", "public", 0.5, False)]  # under the threshold: no audit of it
+    found = audits(later, policy)
+    assert (found["actors"].audited, found["actors"].correct) == (20, 15)
+    switched = switch_off_failing(policy, found)
+    assert not switched.thresholds["actors"].active
+    assert "reviewers kept 15 of 20 such labels (75%), below the 95% promised" in switched.thresholds["actors"].reason
+    # Too few audits to tell: the rule stays.
+    assert switch_off_failing(policy, audits(later[:19], policy)).thresholds["actors"].active
+
+
+def _accept_everything(project) -> None:
+    """Outcomes saved with the serving model that make every dimension auto-accept every score."""
+    import orjson
+
+    from iesi_nlp.coding.auto_accept import OUTCOMES_FILE
+    from iesi_nlp.registry import resolve_model_dir
+
+    rows = [
+        {"case_id": f"j{i}", "dimension_id": d, "label_id": None, "score": i / 100, "correct": True}
+        for d in project.codebook.dimension_ids
+        for i in range(100)
+    ]
+    (resolve_model_dir(project.models_dir) / OUTCOMES_FILE).write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+
+
+def test_the_queue_skips_auto_accepted_cases_but_for_the_audit_share(review_project):
+    from iesi_nlp.review import ReviewFilters, ReviewService
+
+    _accept_everything(review_project)
+    todo = ReviewFilters(status="todo")
+    every = {c.id for c in ReviewService.for_project(review_project).cases(todo)}
+    assert len(every) == 4
+    skipping = ReviewService.for_project(review_project, auto_accept_target=0.95, audit_share=0.0)
+    assert skipping.auto_accept_status().policy.thresholds["actors"].threshold == 0.0
+    assert skipping.cases(todo) == []
+    auditing = ReviewService.for_project(review_project, auto_accept_target=0.95, audit_share=1.0)
+    assert {c.id for c in auditing.cases(todo)} == every
+
+
+def test_reviews_that_overturn_auto_accepted_labels_switch_it_off_and_the_cases_come_back(review_project):
+    from iesi_nlp.annotation.store import Action, Decision
+    from iesi_nlp.coding.suggestion import DimensionSuggestion
+    from iesi_nlp.review import ReviewFilters, ReviewService
+
+    _accept_everything(review_project)
+    service = ReviewService.for_project(review_project, auto_accept_target=0.95, audit_share=0.0)
+    cases = review_project.store.cases()
+    scores = {label: 0.1 for label in review_project.codebook.dimension("service_domain").label_ids}
+    shown = DimensionSuggestion(("health",), {**scores, "health": 0.9}, "supervised")
+    overturned = [
+        Decision(case.id, "service_domain", ("education",), Action.CORRECTED, f"reviewer-{n}", shown=shown)
+        for n in range(5)
+        for case in cases
+    ]
+    review_project.store.record(overturned)
+    status = service.auto_accept_status()
+    assert "reviewers kept 0 of 20" in status.policy.thresholds["service_domain"].reason
+    assert status.policy.thresholds["actors"].active
+    # Every case is decided now; among undecided ones, none would be skipped any more.
+    assert not any(service.auto_accepted(case) for case in cases)
+    assert service.cases(ReviewFilters(status="all"))

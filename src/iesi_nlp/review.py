@@ -29,6 +29,16 @@ from iesi_nlp.annotation.agreement import Agreement, OverrideRate, krippendorff_
 from iesi_nlp.annotation.labels import LabelState, disagreements, label_state, merge_decisions
 from iesi_nlp.annotation.store import LABELLING_ACTIONS, Action, Decision, DecisionStore
 from iesi_nlp.codebook import Codebook
+from iesi_nlp.coding.auto_accept import (
+    DEFAULT_AUDIT_SHARE,
+    Audit,
+    AutoAccept,
+    audits,
+    is_audit,
+    outcomes_of_decisions,
+    read_outcomes,
+    switch_off_failing,
+)
 from iesi_nlp.coding.model import CodingModel
 from iesi_nlp.coding.suggestion import Suggestion
 from iesi_nlp.coding.training import TrainOptions
@@ -93,6 +103,14 @@ class DashboardCounts:
     annotators: int
 
 
+@dataclass(frozen=True)
+class AutoAcceptStatus:
+    """Auto-accept as the review queue applies it: the rule (with failing dimensions off) and the audits."""
+
+    policy: AutoAccept
+    audits: dict[str, Audit]
+
+
 @dataclass
 class ReviewService:
     """One review workspace: a model registry, a decision store (cases and decisions) and the seed.
@@ -114,6 +132,10 @@ class ReviewService:
     project: Project | None = None
     adjudicators: tuple[str, ...] = ()
     double_coding: bool = False
+    #: Precision at which suggestions are auto-accepted and leave the queue (None: every case is reviewed).
+    auto_accept_target: float | None = None
+    #: Of the auto-accepted cases, the share still handed out, to audit the promise.
+    audit_share: float = DEFAULT_AUDIT_SHARE
 
     #: How long a case shown to one annotator is kept out of the others' queues.
     claim_minutes: float = 15.0
@@ -127,6 +149,8 @@ class ReviewService:
         *,
         adjudicators: Sequence[str] = (),
         double_coding: bool = False,
+        auto_accept_target: float | None = None,
+        audit_share: float = DEFAULT_AUDIT_SHARE,
     ) -> ReviewService:
         return cls(
             project.store,
@@ -138,6 +162,8 @@ class ReviewService:
             project=project,
             adjudicators=tuple(a.strip() for a in adjudicators if a.strip()),
             double_coding=double_coding,
+            auto_accept_target=auto_accept_target,
+            audit_share=audit_share,
         )
 
     def __post_init__(self) -> None:
@@ -145,6 +171,7 @@ class ReviewService:
         self._lock = threading.Lock()
         self._label_counts: tuple[tuple[int, int], dict[str, Counter]] | None = None
         self._label_state: tuple[tuple[int, int], dict[tuple[str, str], LabelState]] | None = None
+        self._auto_accept: tuple[tuple, AutoAcceptStatus] | None = None
         # Case vectors depend on the embedder only, so they outlive a change of model version.
         self._vectors: dict[str, np.ndarray] = {}
         self._vectors_of: str | None = None
@@ -216,6 +243,9 @@ class ReviewService:
                 decided_by.setdefault(decision.case_id, set()).add(decision.annotator)
         if filters.status == "todo":
             cases = [c for c in cases if c.id not in decided_by]
+            if self.auto_accept_target is not None:
+                # Auto-accepted cases leave the queue, but for the audit sample.
+                cases = [c for c in cases if not self.auto_accepted(c) or is_audit(c.id, self.audit_share)]
         elif filters.status == "mine":
             cases = [c for c in cases if annotator in decided_by.get(c.id, set())]
         elif filters.status == "disagreements":
@@ -245,6 +275,42 @@ class ReviewService:
                     if self._vectors_of == serving.suggester.embedder.id:
                         self._vectors[case.id] = document.vector
         return [serving.suggestions[c.id] for c in cases]
+
+    # -- auto-accept -----------------------------------------------------------------------
+
+    def auto_accept_status(self) -> AutoAcceptStatus | None:
+        """The auto-accept rule now (None when off): thresholds set at training, audits since, dimensions switched off.
+
+        Thresholds come from the serving version's own out-of-fold outcomes and the reviews it
+        was trained with; reviews since then audit them (:func:`~iesi_nlp.coding.auto_accept.audits`).
+        """
+        if self.auto_accept_target is None:
+            return None
+        key = (self.store.version(), self._serving.path)
+        if self._auto_accept is not None and self._auto_accept[0] == key:
+            return self._auto_accept[1]
+        through = self.model.card.training_set.decisions_through
+        decisions = self.store.decisions()
+        before = [d for d in decisions if d.seq is not None and d.seq <= through]
+        after = [d for d in decisions if d.seq is not None and d.seq > through]
+        judged = read_outcomes(self._serving.path) + outcomes_of_decisions(before, self.codebook)
+        chosen = AutoAccept.from_outcomes(judged, list(self.model.dimensions), self.auto_accept_target)
+        found = audits(outcomes_of_decisions(after, self.codebook), chosen)
+        status = AutoAcceptStatus(switch_off_failing(chosen, found), found)
+        self._auto_accept = (key, status)
+        return status
+
+    def auto_accepted(self, case: Case) -> bool:
+        """Every dimension of the case's suggestion passes auto-accept (nothing left for a person)."""
+        status = self.auto_accept_status()
+        if status is None:
+            return False
+        suggestion = self.suggestions([case])[0]
+        passed = status.policy.accepted(suggestion)
+        return all(
+            part.labels and len(passed.get(dimension_id, ())) == len(part.labels)
+            for dimension_id, part in suggestion.dimensions.items()
+        )
 
     # -- the queue, and who has which case on screen ----------------------------------------
 
@@ -538,6 +604,8 @@ def app_environment(
     retrain_every: int = DEFAULT_RETRAIN_EVERY,
     adjudicators: Sequence[str] = (),
     double_coding: bool = False,
+    auto_accept: float | None = None,
+    audit_share: float = DEFAULT_AUDIT_SHARE,
 ) -> dict[str, str]:
     """The environment variables that configure the review app (see ``app/screens.py``)."""
     return {
@@ -545,6 +613,8 @@ def app_environment(
         "IESI_NLP_RETRAIN_EVERY": str(retrain_every),
         "IESI_NLP_ADJUDICATORS": ",".join(adjudicators),
         "IESI_NLP_DOUBLE_CODING": "1" if double_coding else "",
+        "IESI_NLP_AUTO_ACCEPT": "" if auto_accept is None else str(auto_accept),
+        "IESI_NLP_AUDIT_SHARE": str(audit_share),
     }
 
 

@@ -26,6 +26,7 @@ from iesi_nlp.coding.artifacts import load_model, save_model
 from iesi_nlp.coding.auto_accept import (
     AutoAccept,
     Outcome,
+    check_target,
     outcomes_of_decisions,
     outcomes_of_validation,
     read_outcomes,
@@ -332,8 +333,7 @@ def auto_accept_policy(
 ) -> AutoAccept:
     """Auto-accept at ``target`` precision for a saved model: its own cases' out-of-fold outcomes, plus
     every suggestion reviewed in ``store`` (a project's), whichever version showed it."""
-    if not 0.5 <= target < 1.0:
-        raise InputError(f"--auto-accept: the precision must be at least 0.5 and below 1, e.g. 0.95; got {target}")
+    check_target(target)
     outcomes = read_outcomes(resolve_model_dir(model_dir))
     if store is not None:
         outcomes += outcomes_of_decisions(store.decisions(), model.codebook)

@@ -23,6 +23,7 @@ from iesi_nlp.cli.common import (
     user_errors,
 )
 from iesi_nlp.cli.train import _progress
+from iesi_nlp.coding.auto_accept import DEFAULT_AUDIT_SHARE, check_target
 from iesi_nlp.coding.card import read_card
 from iesi_nlp.corpus import bundled_pool_dir
 from iesi_nlp.errors import IesiError
@@ -119,6 +120,18 @@ def review_cli(
             "by default each case goes to one screen at a time.",
         ),
     ] = False,
+    auto_accept: Annotated[
+        float | None,
+        typer.Option(
+            "--auto-accept",
+            help="Leave out of the queue the cases whose every suggestion passes at this precision (e.g. 0.95, "
+            "estimated on your own judged cases), but for an audit share.",
+        ),
+    ] = None,
+    audit_share: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="With --auto-accept: the share of auto-accepted cases still reviewed."),
+    ] = DEFAULT_AUDIT_SHARE,
     password_env: Annotated[
         str | None,
         typer.Option(help="Name of an environment variable holding the password (kept out of the process list)."),
@@ -138,6 +151,8 @@ def review_cli(
         if not APP_SCRIPT.is_file():
             raise IesiError(f"{APP_SCRIPT}: the review app is missing from this checkout")
         seed_choice = seed_spec(seed, no_seed)
+        if auto_accept is not None:
+            check_target(auto_accept)  # before a project is made or a model trained
         if cases:
             root = project or DEFAULT_PROJECT_DIR
             if project is None:
@@ -185,7 +200,14 @@ def review_cli(
             console.print(f"[green]✓[/] model {version.name} serves", highlight=False)
         env = dict(os.environ)
         env.update(
-            app_environment(opened.root, retrain_every, adjudicators=_names(adjudicators), double_coding=double_coding)
+            app_environment(
+                opened.root,
+                retrain_every,
+                adjudicators=_names(adjudicators),
+                double_coding=double_coding,
+                auto_accept=auto_accept,
+                audit_share=audit_share,
+            )
         )
         if annotators:
             env["IESI_NLP_ANNOTATORS"] = ",".join(_names(annotators))

@@ -22,6 +22,7 @@ more reviews would be needed at the least.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from scipy.stats import beta
 from iesi_nlp.annotation.store import LABELLING_ACTIONS, Decision
 from iesi_nlp.codebook import Codebook
 from iesi_nlp.coding.suggestion import Suggestion
-from iesi_nlp.errors import ModelError
+from iesi_nlp.errors import InputError, ModelError
 from iesi_nlp.records import Case
 
 #: How sure the bound is: the stated precision holds with this probability.
@@ -62,6 +63,13 @@ class Outcome:
     score: float
     correct: bool
     origin: str = "reviewed"
+
+
+def check_target(target: float) -> float:
+    """A precision a user may ask for: at least 0.5 (below, "auto-accept" would mean guessing) and below 1."""
+    if not 0.5 <= target < 1.0:
+        raise InputError(f"--auto-accept: the precision must be at least 0.5 and below 1, e.g. 0.95; got {target}")
+    return target
 
 
 def precision_lower_bound(correct: int, accepted: int, confidence: float = CONFIDENCE) -> float:
@@ -347,3 +355,56 @@ class AutoAccept:
                 continue
             passed[dimension_id] = [label for label in part.labels if part.scores[label] >= rule.threshold]
         return passed
+
+
+#: Auto-accepted units audited since the threshold was set before realised precision can switch a dimension off.
+MIN_AUDITS = 20
+
+#: The share of auto-accepted cases the review queue still hands out, to audit the promise.
+DEFAULT_AUDIT_SHARE = 0.05
+
+
+def is_audit(case_id: str, share: float) -> bool:
+    """Whether ``case_id`` is in the audit sample: random-like but the same on every screen and run."""
+    digest = hashlib.sha256(f"audit:{case_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+@dataclass(frozen=True)
+class Audit:
+    """What reviews since the threshold was set say: of the units it would accept, how many people kept."""
+
+    dimension_id: str
+    audited: int
+    correct: int
+
+    @property
+    def precision(self) -> float | None:
+        return self.correct / self.audited if self.audited else None
+
+
+def audits(later: Iterable[Outcome], policy: AutoAccept) -> dict[str, Audit]:
+    """Per dimension, the outcomes judged after the threshold was set that it accepts (score at or over it)."""
+    counts: dict[str, list[int]] = {d: [0, 0] for d in policy.thresholds}
+    for outcome in later:
+        rule = policy.thresholds.get(outcome.dimension_id)
+        if rule is not None and rule.active and outcome.score >= rule.threshold:
+            counts[outcome.dimension_id][0] += 1
+            counts[outcome.dimension_id][1] += outcome.correct
+    return {d: Audit(d, audited, correct) for d, (audited, correct) in counts.items()}
+
+
+def switch_off_failing(policy: AutoAccept, found: Mapping[str, Audit]) -> AutoAccept:
+    """``policy`` without the dimensions whose realised precision fell below the target (with enough audits)."""
+    thresholds = dict(policy.thresholds)
+    for dimension_id, audit in found.items():
+        rule = thresholds.get(dimension_id)
+        if rule is None or not rule.active or audit.audited < MIN_AUDITS or audit.precision >= policy.target:
+            continue
+        thresholds[dimension_id] = dataclasses.replace(
+            rule,
+            threshold=None,
+            reason=f"switched off: since score ≥ {rule.threshold:.3f} was set, reviewers kept {audit.correct} of "
+            f"{audit.audited} such labels ({audit.precision:.0%}), below the {policy.target:.0%} promised",
+        )
+    return AutoAccept(policy.target, thresholds)
