@@ -19,6 +19,7 @@ if annotator:
             st.Page("views/review.py", title="Review", icon=":material/fact_check:", default=True),
             st.Page("views/dashboard.py", title="Dashboard", icon=":material/monitoring:"),
             st.Page("views/adjudicate.py", title="Adjudicate", icon=":material/balance:"),
+            st.Page("views/check.py", title="Check these", icon=":material/rule:"),
             st.Page("views/add_case.py", title="Add a case", icon=":material/add_circle:"),
         ]
     )

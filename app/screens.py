@@ -971,3 +971,94 @@ def add_case_page() -> None:
             ),
             hide_index=True,
         )
+
+
+def check_page() -> None:
+    """Labels cleanlab finds hard to believe, for a reviewer to confirm or correct (recorded like any decision)."""
+    svc, annotator = service(), st.session_state["annotator"]
+    st.title("Check these: labels that look wrong")
+    to_check, seed_flagged = svc.label_issues()
+    st.caption(
+        f"When model version {svc.version or svc.model.id} was trained, confident learning (cleanlab) on the "
+        "cross-validated scores flagged these labels of your cases as likely mistakes, likeliest first"
+        + (
+            f"; it also flagged {plural(seed_flagged, 'label')} of the seed corpus, not editable here."
+            if seed_flagged
+            else "."
+        )
+    )
+    done = st.session_state.pop("check-done", None)
+    if done:
+        st.success(done)
+    if not to_check:
+        st.info("Nothing to check: no label of your cases is flagged, or every flagged one was checked since.")
+        return
+    index = st.selectbox(
+        "Flagged label",
+        range(len(to_check)),
+        format_func=lambda i: _issue_title(svc, *to_check[i]),
+        key="check-issue",
+    )
+    issue, case = to_check[index]
+    dimension = svc.codebook.dimension(issue.dimension_id)
+    names = {label.id: label.name for label in dimension.labels}
+    suggestion = svc.suggestions([case])[0]
+    text_column, codes_column = st.columns([3, 2])
+    with text_column:
+        st.subheader(_markdown_escape(case.title or case.id))
+        st.markdown(case_text_html(case.text, suggestion[dimension.id], dimension), unsafe_allow_html=True)
+    with codes_column:
+        st.markdown(
+            f"**{dimension.name}**  \nLabelled: {', '.join(names[g] for g in issue.given) or '–'}  \n"
+            f"The model, not having seen this label: {', '.join(names[p] for p in issue.predicted) or '–'}  \n"
+            f"Label quality {issue.quality:.2f} (0 = surely wrong, 1 = surely right)"
+        )
+        st.html(confidence_html(dimension, suggestion[dimension.id]))
+        key = f"check:{issue.case_id}:{issue.dimension_id}"
+        if dimension.multi_label:
+            st.pills(
+                "The right labels",
+                dimension.label_ids,
+                selection_mode="multi",
+                default=list(issue.given),
+                key=key,
+                format_func=names.get,
+                wrap=True,
+            )
+        else:
+            st.radio(
+                "The right label",
+                dimension.label_ids,
+                index=dimension.label_ids.index(issue.given[0]),
+                key=key,
+                format_func=names.get,
+                horizontal=True,
+            )
+        st.button(
+            "Save",
+            key="check-save",
+            type="primary",
+            on_click=_save_check,
+            args=(svc, case, issue, annotator, suggestion, key),
+        )
+
+
+def _issue_title(svc: ReviewService, issue, case) -> str:
+    dimension = svc.codebook.dimension(issue.dimension_id)
+    return f"{case.title or case.id} · {dimension.name}: {', '.join(issue.given)} (model: {', '.join(issue.predicted) or '–'})"
+
+
+def _save_check(svc: ReviewService, case, issue, annotator: str, suggestion: Suggestion, key: str) -> None:
+    value = st.session_state.get(key)
+    labels = list(value) if isinstance(value, (list, tuple)) else ([value] if value else [])
+    if not labels:
+        st.session_state["check-done"] = None
+        st.session_state["review-error"] = "Choose at least one label."
+        return
+    try:
+        svc.check_label(case, issue, annotator, labels, shown=suggestion)
+    except IesiError as exc:
+        st.session_state["review-error"] = str(exc)
+        return
+    kept = "kept" if tuple(labels) == tuple(issue.given) else "corrected to " + ", ".join(labels)
+    st.session_state["check-done"] = f"Saved: {case.title or case.id}, {issue.dimension_id} {kept}."

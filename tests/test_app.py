@@ -149,6 +149,48 @@ def test_labels_that_break_a_codebook_rule_get_a_warning_and_can_still_be_saved(
     assert decisions["actors"].final_labels == ("public",) and decisions["integration_level"].final_labels == ("broad",)
 
 
+def test_check_page_lists_flagged_labels_and_records_the_answer(app_env, review_project):
+    import orjson
+
+    from iesi_nlp.coding.label_issues import LABEL_ISSUES_FILE
+    from iesi_nlp.registry import resolve_model_dir
+
+    issues = [
+        {
+            "case_id": "r1",
+            "dimension_id": "service_domain",
+            "given": ["housing"],
+            "predicted": ["health"],
+            "quality": 0.03,
+            "origin": "own",
+        },
+        {
+            "case_id": "seed-x",
+            "dimension_id": "actors",
+            "given": ["public"],
+            "predicted": ["private"],
+            "quality": 0.1,
+            "origin": "seed",
+        },
+    ]
+    folder = resolve_model_dir(review_project.models_dir)
+    (folder / LABEL_ISSUES_FILE).write_bytes(b"".join(orjson.dumps(i) + b"\n" for i in issues))
+    at = signed_in()
+    at.switch_page("views/check.py").run()
+    assert not at.exception, at.exception
+    assert at.title[0].value.startswith("Check these")
+    assert "1 label of the seed corpus" in at.caption[0].value
+    assert "Diabetes video clinic" in at.selectbox(key="check-issue").options[0]
+    at.button_group(key="check:r1:service_domain").set_value(["health"])
+    at.button(key="check-save").click().run()
+    assert not at.exception, at.exception
+    decision = store_of(app_env).decisions(case_id="r1")[-1]
+    assert decision.dimension == "service_domain" and decision.final_labels == ("health",)
+    assert decision.comment == "checked: flagged as likely mislabeled (was housing)" and decision.annotator == "anna"
+    assert any("corrected to health" in s.value for s in at.success)
+    assert any("Nothing to check" in i.value for i in at.info)  # checked: it leaves the list
+
+
 def test_labels_show_their_full_names(app_env):
     # Pills, not a multiselect: a multiselect's chips cut long names short (see test_browser.py for the pixels).
     at = signed_in()

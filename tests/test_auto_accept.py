@@ -130,6 +130,9 @@ def test_training_saves_the_own_cases_out_of_fold_outcomes_and_the_card_reports_
     assert domain["0.95"].outcomes == judged and not domain["0.95"].threshold  # 24 own cases: too few
     assert "more reviews" in domain["0.95"].reason
     assert "## Auto-accept" in (folder / "model.md").read_text()
+    from iesi_nlp.coding.label_issues import LABEL_ISSUES_FILE
+
+    assert (folder / LABEL_ISSUES_FILE).exists()  # cleanlab's flags are saved with the model, maybe none
 
 
 def test_classify_marks_what_passes_and_says_why_the_rest_does_not(trained, tmp_path):

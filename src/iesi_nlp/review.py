@@ -39,6 +39,7 @@ from iesi_nlp.coding.auto_accept import (
     read_outcomes,
     switch_off_failing,
 )
+from iesi_nlp.coding.label_issues import LabelIssue, read_issues
 from iesi_nlp.coding.model import CodingModel
 from iesi_nlp.coding.suggestion import Suggestion
 from iesi_nlp.coding.training import TrainOptions
@@ -311,6 +312,35 @@ class ReviewService:
             part.labels and len(passed.get(dimension_id, ())) == len(part.labels)
             for dimension_id, part in suggestion.dimensions.items()
         )
+
+    # -- likely-mislabeled cases ----------------------------------------------------------
+
+    def label_issues(self) -> tuple[list[tuple[LabelIssue, Case]], int]:
+        """The own labels cleanlab flagged when the serving version was trained, not yet checked since, with
+        their cases (likeliest wrong first); and how many seed labels it flagged (not editable here)."""
+        through = self.model.card.training_set.decisions_through
+        checked = {
+            (d.case_id, d.dimension)
+            for d in self.store.decisions()
+            if d.seq is not None and d.seq > through and d.action in LABELLING_ACTIONS
+        }
+        found = read_issues(self._serving.path)
+        cases = {c.id: c for c in self.store.cases()}
+        to_check = [
+            (issue, cases[issue.case_id])
+            for issue in found
+            if issue.origin == "own" and issue.case_id in cases and (issue.case_id, issue.dimension_id) not in checked
+        ]
+        return to_check, sum(issue.origin == "seed" for issue in found)
+
+    def check_label(
+        self, case: Case, issue: LabelIssue, annotator: str, labels: Sequence[str], *, shown: Suggestion
+    ) -> list[int]:
+        """Record a reviewer's answer to a flagged label: the labels they confirm or correct it to."""
+        part = shown[issue.dimension_id]
+        action = Action.ACCEPTED if tuple(labels) == tuple(part.labels) else Action.CORRECTED
+        comment = f"checked: flagged as likely mislabeled (was {', '.join(issue.given)})"
+        return self.decide(case, annotator, {issue.dimension_id: list(labels)}, action, comment, shown=shown)
 
     # -- the queue, and who has which case on screen ----------------------------------------
 

@@ -32,6 +32,7 @@ from iesi_nlp.coding.auto_accept import (
     read_outcomes,
 )
 from iesi_nlp.coding.evaluation import evaluation_report, report_markdown
+from iesi_nlp.coding.label_issues import issues_of_validation
 from iesi_nlp.coding.model import CodingModel
 from iesi_nlp.coding.training import TrainingData, TrainOptions, train
 from iesi_nlp.corpus import load_corpus
@@ -250,6 +251,7 @@ def train_and_save(
     report = evaluation_report(validation, cases, options.folds)
     own_ids = {case.id for case in data.own if case.labels}
     outcomes = outcomes_of_validation(validation, cases, own_ids) if own_ids else []
+    issues = issues_of_validation(validation, cases, own_ids)
 
     def write(folder: Path) -> None:
         save_model(
@@ -263,6 +265,7 @@ def train_and_save(
             training={**training_counts(data), **(training_info or {})},
             outcomes=outcomes,
             judged=judged,
+            label_issues=issues,
         )
 
     version = add_version(registry or Path(models_dir) / name, write, serve=serve, by=by, reason=reason)

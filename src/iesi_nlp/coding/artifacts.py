@@ -49,6 +49,7 @@ from iesi_nlp.coding.card import (
     read_card,
 )
 from iesi_nlp.coding.heads import BlendedHead, CodebookHead, CodebookPrior, tfidf_from_arrays, tfidf_to_arrays
+from iesi_nlp.coding.label_issues import LABEL_ISSUES_FILE, LabelIssue, write_issues
 from iesi_nlp.coding.model import CodingModel
 from iesi_nlp.errors import ModelError
 from iesi_nlp.records import Case
@@ -101,6 +102,7 @@ def save_model(
     training: Mapping[str, Any] | None = None,
     outcomes: Sequence[Outcome] = (),
     judged: Sequence[Outcome] = (),
+    label_issues: Sequence[LabelIssue] = (),
 ) -> Path:
     """Write ``model`` into ``directory`` (new or empty) and set ``model.id`` and ``model.card``.
 
@@ -109,7 +111,7 @@ def save_model(
     ``training`` adds facts about the training set to the card's ``training_set``
     (e.g. how many cases were seed, own and unlabelled). ``outcomes``: the own cases' out-of-fold
     outcomes (saved with the model, for auto-accept); ``judged``: suggestions reviewed so far, which
-    count with them in the card's auto-accept estimate.
+    count with them in the card's auto-accept estimate. ``label_issues``: labelled cases cleanlab flagged.
     """
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()):
@@ -163,6 +165,7 @@ def save_model(
         auto_accept=auto_accept_summary([*judged, *outcomes], list(model.dimensions)),
     )
     write_outcomes(directory / OUTCOMES_FILE, outcomes)
+    write_issues(directory / LABEL_ISSUES_FILE, label_issues)
     (directory / "model.json").write_bytes(card.to_json())
     (directory / "model.md").write_text(card.markdown(), encoding="utf-8")
     (directory / "evaluation.json").write_bytes(orjson.dumps(evaluation, option=orjson.OPT_INDENT_2))

@@ -1,0 +1,5 @@
+"""Page: check the labels that look wrong."""
+
+from screens import check_page
+
+check_page()
