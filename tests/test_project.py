@@ -205,7 +205,13 @@ def test_title_url_source_and_country_go_through_export_and_classify(trained, tm
         "input_location",
         "model",
     ]
-    assert list(table.columns[-4:]) == ["embedder", "training_snapshot", "human_verified", "human_labels"]
+    assert list(table.columns[-5:]) == [
+        "embedder",
+        "training_snapshot",
+        "human_verified",
+        "human_labels",
+        "auto_accepted",
+    ]
     assert bool(table.loc[0, "human_verified"]) and "long_term_care" in table.loc[0, "human_labels"]
     assert table.loc[2, "title"] == "Pomoc sąsiedzka" and table.loc[2, "country"] == "PL"
     rerun = runner.invoke(app, args)
