@@ -74,8 +74,14 @@ def find_label_issues(
     try:
         with warnings.catch_warnings():  # small classes draw warnings, not errors: the flags are still sound
             warnings.simplefilter("ignore")
+            # n_jobs=1: cleanlab's default forks a process pool, which deadlocks when training runs on a
+            # thread of a multi-threaded process (the review screen's background retraining).
             ranked = cleanlab_find(
-                labels, probabilities, multi_label=multi_label, return_indices_ranked_by="self_confidence"
+                labels,
+                probabilities,
+                multi_label=multi_label,
+                return_indices_ranked_by="self_confidence",
+                n_jobs=1,
             )
             if multi_label:
                 from cleanlab.multilabel_classification.rank import get_label_quality_scores as multilabel_scores
