@@ -72,8 +72,16 @@ def test_two_ray_workers_write_what_the_in_process_path_writes(trained, reports,
     assert read_jsonl(rejects[0])[0]["reason"] == read_jsonl(rejects[1])[0]["reason"]
 
 
-def _suggest_workers() -> list[int]:
-    """Process ids of the Ray workers that hold a Suggester (Ray names them by process title)."""
+def _parent(pid: int) -> int | None:
+    try:
+        # The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
+        return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _suggest_workers(root: int) -> list[int]:
+    """Process ids of the Ray workers holding a Suggester (Ray names them by process title) started under ``root``."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -81,8 +89,13 @@ def _suggest_workers() -> list[int]:
                 title = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"MapBatches(_SuggestActor)" in title:
-                found.append(int(entry.name))
+            if b"MapBatches(_SuggestActor)" not in title:
+                continue
+            pid, ancestor = int(entry.name), int(entry.name)
+            while ancestor not in (None, 0, 1, root):  # another Ray run on the machine is not ours
+                ancestor = _parent(ancestor)
+            if ancestor == root:
+                found.append(pid)
     return found
 
 
@@ -105,7 +118,7 @@ def test_a_worker_killed_mid_run_costs_no_case_and_repeats_none(trained, tmp_pat
         while not (output.exists() and output.read_bytes().count(b"\n") >= 8) and time.monotonic() < deadline:
             assert run.poll() is None, run.communicate()
             time.sleep(0.1)
-        workers = _suggest_workers()
+        workers = _suggest_workers(run.pid)
         assert len(workers) == 2, "both workers should be busy on the one input file"
         written_when_killed = output.read_bytes().count(b"\n")
         os.kill(workers[0], signal.SIGKILL)
